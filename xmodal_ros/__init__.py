@@ -1,0 +1,1 @@
+"""Robot-side runtime of xmodal_ros: numpy, rclpy and onnxruntime/tensorrt only, never torch."""

@@ -1,0 +1,118 @@
+"""Model bundle: a folder with manifest.yaml and the ONNX graphs it names, verified by SHA-256.
+
+The export (training side) writes bundles with ``write_manifest``; the robot loads them with
+``load_bundle``, which refuses a bundle whose files are missing or differ from their recorded
+hashes before anything runs. Layout of manifest.yaml:
+
+    format: xmodal-bundle
+    format_version: 1
+    model_id: umi-1a2b3c4d        # method + first hash digits: names the exact weights
+    method: umi
+    task: {classes: [...], targets: [...]}     # either list may be empty
+    tokens: {k: 16, d: 256}                     # shape of one sensor's projected tokens
+    sensors:                                    # one graph per sensor: input -> tokens (B, k, d)
+      camera: {graph: camera.onnx, input_shape: [3, 48, 64], preprocess: {...}}
+    fusion: {graph: fusion.onnx}                # summed tokens (B, k, d) -> probs, regression
+    files: {camera.onnx: <sha256>, ...}         # every file above
+    export: {...}                               # provenance and measured parity, informative
+"""
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import yaml
+
+MANIFEST = 'manifest.yaml'
+FORMAT = 'xmodal-bundle'
+FORMAT_VERSION = 1
+ENCODER_INPUT, ENCODER_OUTPUT = 'input', 'tokens'
+FUSION_INPUT, FUSION_OUTPUTS = 'tokens', ('probs', 'regression')
+
+
+class BundleError(RuntimeError):
+    """A bundle that must not be run; the message names the offending path and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SensorGraph:
+    name: str
+    graph: Path
+    input_shape: tuple
+    preprocess: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    root: Path
+    model_id: str
+    method: str
+    classes: tuple
+    targets: tuple
+    tokens_k: int
+    tokens_d: int
+    sensors: dict           # name -> SensorGraph, in manifest order
+    fusion_graph: Path
+    manifest: dict
+
+
+def sha256_file(path, chunk=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(root, manifest):
+    """Record the SHA-256 of every graph the manifest names, then write manifest.yaml."""
+    root = Path(root)
+    names = [s['graph'] for s in manifest['sensors'].values()] + [manifest['fusion']['graph']]
+    manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION,
+                    files={n: sha256_file(root / n) for n in names})
+    with open(root / MANIFEST, 'w') as f:
+        yaml.safe_dump(manifest, f, sort_keys=False)
+    return root / MANIFEST
+
+
+def _require(cond, path, what):
+    if not cond:
+        raise BundleError(f'{path}: {what}')
+
+
+def load_bundle(root):
+    """Parse and verify a bundle folder; raises BundleError naming the file at fault."""
+    root = Path(root)
+    mpath = root / MANIFEST
+    _require(root.is_dir(), root, 'is not a model bundle folder (export one with `xmodal export`)')
+    _require(mpath.is_file(), mpath, 'missing; this folder is not a complete bundle '
+             '(re-run `xmodal export --model DIR`)')
+    try:
+        with open(mpath) as f:
+            m = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise BundleError(f'{mpath}: not valid YAML ({e})') from None
+    _require(isinstance(m, dict) and m.get('format') == FORMAT, mpath,
+             f'not an {FORMAT} manifest (format: {m.get("format") if isinstance(m, dict) else m!r})')
+    _require(m.get('format_version') == FORMAT_VERSION, mpath,
+             f'format_version {m.get("format_version")!r}; this runtime reads {FORMAT_VERSION}')
+    for key in ('model_id', 'method', 'task', 'tokens', 'sensors', 'fusion', 'files'):
+        _require(key in m, mpath, f'missing key {key!r}')
+    _require(m['sensors'], mpath, 'names no sensors')
+    files = m['files']
+    sensors = {}
+    for name, s in m['sensors'].items():
+        _require(s.get('graph') in files, mpath, f'sensor {name!r} graph is not listed under files')
+        sensors[name] = SensorGraph(name, root / s['graph'], tuple(s['input_shape']),
+                                    dict(s.get('preprocess') or {}))
+    _require(m['fusion'].get('graph') in files, mpath, 'fusion graph is not listed under files')
+    for rel, want in files.items():
+        path = root / rel
+        _require(path.is_file(), path, 'missing from the bundle (re-export it)')
+        got = sha256_file(path)
+        _require(got == want, path, f'SHA-256 {got[:12]}... does not match the manifest '
+                 f'({str(want)[:12]}...): the file was changed or corrupted; re-export the bundle')
+    task = m['task'] or {}
+    return Bundle(root=root, model_id=str(m['model_id']), method=str(m['method']),
+                  classes=tuple(task.get('classes') or ()), targets=tuple(task.get('targets') or ()),
+                  tokens_k=int(m['tokens']['k']), tokens_d=int(m['tokens']['d']),
+                  sensors=sensors, fusion_graph=root / m['fusion']['graph'], manifest=m)

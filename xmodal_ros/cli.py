@@ -1,0 +1,111 @@
+"""The `xmodal` command. Robot-side verbs run here; offline verbs import the training package
+only when chosen, so `xmodal fuse` works on a robot without torch."""
+import argparse
+import importlib
+import sys
+
+from xmodal_ros.paths import config_path, default_bundle
+
+SENSORS = 'camera,depth,tactile,force'
+
+
+def _csv(text):
+    return [t.strip() for t in text.split(',') if t.strip()]
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='xmodal', description=__doc__.split('.')[0] + '.')
+    sub = p.add_subparsers(dest='verb', required=True, metavar='VERB')
+
+    def verb(parent, name, target, help_):
+        sp = parent.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(target=target)
+        return sp
+
+    sim = sub.add_parser('sim', help='simulated robot').add_subparsers(dest='sim_verb', required=True)
+    rec = verb(sim, 'record', 'xmodal_training.sim.record:main',
+               'simulate episodes and record them to a rosbag2 file')
+    rec.add_argument('--out', required=True, help='bag folder to create')
+    rec.add_argument('--episodes', type=int, default=8)
+    rec.add_argument('--seed', type=int, default=0, help='first episode seed (episode i: seed+i)')
+    rec.add_argument('--sensors', type=_csv, default=_csv(SENSORS),
+                     help=f'comma-separated subset of {SENSORS} to record')
+    rec.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap')
+    rec.add_argument('--classes', type=_csv, default=None,
+                     help='comma-separated object classes (default: all)')
+    rec.add_argument('--config', default=str(config_path('sensors.yaml')), help='sensor YAML')
+    rec.add_argument('--resolution', default=None, metavar='WxH',
+                     help='camera and depth size, overriding the sensor YAML (e.g. 128x96)')
+    rec.add_argument('--depth-encoding', choices=['32FC1', '16UC1'], default=None,
+                     help='REP-118 depth encoding, overriding the sensor YAML')
+
+    bag = sub.add_parser('bag', help='rosbag2 files').add_subparsers(dest='bag_verb', required=True)
+    info = verb(bag, 'info', 'xmodal_training.data.baginfo:main',
+                'topics, types, counts, rates and label summary of a bag')
+    info.add_argument('path')
+    info.add_argument('--config', default=str(config_path('sensors.yaml')), help='sensor YAML')
+
+    train = sub.add_parser('train', help='offline training').add_subparsers(dest='train_verb',
+                                                                            required=True)
+    tf = verb(train, 'fusion', 'xmodal_training.train:main',
+              'train the fusion model (or a baseline) on bags with any sensor subsets')
+    tf.add_argument('--config', default=str(config_path('train_fusion.yaml')))
+    tf.add_argument('--bags', nargs='+', required=True)
+    tf.add_argument('--out', required=True, help='run folder (checkpoint, curves)')
+    tf.add_argument('--method', choices=['umi', 'late', 'vanilla', 'oracle', 'unimodal'],
+                    default='umi')
+    tf.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
+    tf.add_argument('--seed', type=int, default=None, help='overrides the config seed')
+    tf.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+
+    ev = verb(sub, 'eval', 'xmodal_training.evaluate:main',
+              'accuracy/MAE for every non-empty sensor subset, with a table and plots')
+    ev.add_argument('--model', required=True, help='run folder written by `xmodal train`')
+    ev.add_argument('--bags', nargs='+', required=True)
+    ev.add_argument('--out', required=True)
+    ev.add_argument('--device', default='auto')
+    ev.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+
+    ex = verb(sub, 'export', 'xmodal_training.export:main',
+              'export a trained model to an ONNX bundle (and TensorRT engines)')
+    ex.add_argument('--model', required=True, help='run folder written by `xmodal train`')
+    ex.add_argument('--out', default=None, help='bundle folder (default: MODEL/bundle)')
+    ex.add_argument('--tensorrt', action='store_true', help='also build FP16 TensorRT engines')
+    ex.add_argument('--bags', nargs='*', default=None,
+                    help='bags whose real samples drive the parity check')
+
+    fz = verb(sub, 'fuse', 'xmodal_ros.fuse_node:run_cli',
+              'run the fuse node (the same node `ros2 launch xmodal_ros fuse.launch.py` starts)')
+    fz.add_argument('--params', default=str(config_path('fuse.yaml')), help='ROS 2 parameter YAML')
+    fz.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    fz.add_argument('--managed', action='store_true',
+                    help='wait for lifecycle transitions instead of activating by itself')
+
+    bench = sub.add_parser('bench', help='benchmarks').add_subparsers(dest='bench_verb',
+                                                                      required=True)
+    bf = verb(bench, 'fuse', 'xmodal_training.bench.fuse:main',
+              'latency of the live node vs. the same node running PyTorch eagerly')
+    bf.add_argument('--duration', type=float, default=60.0, help='seconds per measured run')
+    bf.add_argument('--bundle', default=None)
+    bd = verb(bench, 'data', 'xmodal_training.bench.data:main',
+              'bag decoding and cached-dataset throughput')
+    bd.add_argument('--episodes', type=int, default=4)
+
+    dm = verb(sub, 'demo', 'xmodal_training.demo:main',
+              'the main job: record a sim bag, replay it to the live node, print predictions')
+    dm.add_argument('--duration', type=float, default=60.0)
+    dm.add_argument('--bundle', default=None)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    module, func = args.target.split(':')
+    try:
+        return getattr(importlib.import_module(module), func)(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())

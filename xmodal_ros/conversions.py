@@ -1,0 +1,91 @@
+"""sensor_msgs / geometry_msgs -> numpy, shared by the live node and the bag loader.
+
+Both sides decode bytes through these functions so that a model sees the same arrays live as in
+training. They accept rclpy messages and rosbags-deserialised messages alike (same field names),
+return views of the message buffer where the layout allows, and raise ConversionError, whose text
+names what was found and what was expected, for anything malformed.
+"""
+import sys
+
+import numpy as np
+
+# encoding -> (dtype, channels); REP-118 depth: 32FC1 metres, 16UC1 millimetres.
+IMAGE_ENCODINGS = {
+    'rgb8': (np.uint8, 3),
+    'bgr8': (np.uint8, 3),
+    'rgba8': (np.uint8, 4),
+    'bgra8': (np.uint8, 4),
+    'mono8': (np.uint8, 1),
+    '32FC1': (np.float32, 1),
+    '16UC1': (np.uint16, 1),
+    'mono16': (np.uint16, 1),
+}
+COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8')
+DEPTH_ENCODINGS = ('32FC1', '16UC1')
+_HOST_BIG_ENDIAN = sys.byteorder == 'big'
+
+
+class ConversionError(ValueError):
+    """A message that cannot become an array; the text says what was found and what was expected."""
+
+
+def stamp_ns(header):
+    """Header stamp as integer nanoseconds."""
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def image_to_array(msg, accept):
+    """Image -> (H, W, C) or (H, W) array in the message's own dtype, a view where possible.
+
+    ``accept`` lists the encodings the caller can use (e.g. DEPTH_ENCODINGS).
+    """
+    enc = msg.encoding
+    if enc not in accept:
+        raise ConversionError(
+            f'image encoding {enc!r} is not accepted here; expected one of {", ".join(accept)}')
+    if enc not in IMAGE_ENCODINGS:
+        raise ConversionError(f'image encoding {enc!r} is not supported')
+    dtype, channels = IMAGE_ENCODINGS[enc]
+    dtype = np.dtype(dtype)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height == 0 or width == 0:
+        raise ConversionError(f'empty image ({width}x{height})')
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ConversionError(
+            f'image step {step} is smaller than width*channels*bytes = {row_bytes} '
+            f'for {width}x{height} {enc}')
+    buf = np.frombuffer(msg.data, dtype=np.uint8)
+    if buf.size != step * height:
+        raise ConversionError(
+            f'image data holds {buf.size} bytes; step*height = {step}*{height} = '
+            f'{step * height} expected for {width}x{height} {enc}')
+    rows = buf.reshape(height, step)[:, :row_bytes]
+    arr = rows.view(dtype)
+    if dtype.itemsize > 1 and bool(msg.is_bigendian) != _HOST_BIG_ENDIAN:
+        arr = arr.byteswap()
+    if channels == 1:
+        return arr.reshape(height, width)
+    return arr.reshape(height, width, channels)
+
+
+def wrench_to_array(msg):
+    """WrenchStamped -> (6,) float64 [fx, fy, fz, tx, ty, tz]; non-finite values are an error."""
+    f, t = msg.wrench.force, msg.wrench.torque
+    out = np.array([f.x, f.y, f.z, t.x, t.y, t.z], dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise ConversionError(f'wrench holds non-finite values {out.tolist()}')
+    return out
+
+
+def depth_to_metres(arr, encoding):
+    """REP-118 depth -> float32 metres with NaN wherever there is no valid reading."""
+    if encoding == '16UC1':
+        out = arr.astype(np.float32) * np.float32(0.001)
+        out[arr == 0] = np.nan
+        return out
+    if encoding == '32FC1':
+        out = np.array(arr, dtype=np.float32, copy=True)
+        out[~np.isfinite(out) | (out <= 0)] = np.nan
+        return out
+    raise ConversionError(f'depth encoding {encoding!r}; expected one of {", ".join(DEPTH_ENCODINGS)}')

@@ -1,0 +1,26 @@
+"""Where the package's config/, models/ and launch/ folders are: the source tree when running from
+a checkout (editable install), the ament share directory when installed by colcon."""
+import functools
+from pathlib import Path
+
+
+@functools.lru_cache(maxsize=1)
+def share_dir():
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / 'config' / 'sensors.yaml').is_file():
+        return checkout
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory('xmodal_ros'))
+    except Exception as e:  # noqa: BLE001 - any failure means the same thing here
+        raise FileNotFoundError(
+            'cannot find the xmodal_ros share directory (config/, models/): run from a checkout '
+            f'or source a ROS 2 workspace where xmodal_ros is installed ({e})') from None
+
+
+def config_path(name):
+    return share_dir() / 'config' / name
+
+
+def default_bundle():
+    return share_dir() / 'models' / 'default'
