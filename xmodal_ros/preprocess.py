@@ -18,7 +18,7 @@ SENSORS = ('camera', 'depth', 'tactile', 'force')
 DEFAULT_PARAMS = {
     'camera': {'out_hw': [48, 64]},
     'depth': {'out_hw': [48, 64], 'min_m': 0.05, 'max_m': 2.0},
-    'tactile': {'pads': 2, 'rows': 8, 'cols': 8, 'scale_kpa': 50.0},
+    'tactile': {'pads': 2, 'rows': 8, 'cols': 8, 'scale_kpa': 10.0, 'compress': 'log1p'},
     'force': {'window': 64, 'force_scale_n': 20.0, 'torque_scale_nm': 2.0},
 }
 
@@ -93,7 +93,10 @@ def preprocess_depth(arr, encoding, params):
 
 
 def preprocess_tactile(arr, params):
-    """Taxel image (rows, pads*cols) kPa -> (pads, rows, cols) float32 scaled by scale_kpa."""
+    """Taxel image (rows, pads*cols) kPa -> (pads, rows, cols) float32 log1p(pressure / scale_kpa).
+
+    The log keeps a soft foam contact (~10 kPa) and a hard steel one (~500 kPa) in one usable range.
+    """
     pads, rows, cols = params['pads'], params['rows'], params['cols']
     if arr.shape != (rows, pads * cols):
         raise ConversionError(
@@ -101,8 +104,11 @@ def preprocess_tactile(arr, params):
             f'({pads} pads of {rows}x{cols} taxels)')
     if not np.isfinite(arr).all():
         raise ConversionError('tactile image holds non-finite pressures')
+    if params.get('compress', 'log1p') != 'log1p':
+        raise ValueError(f"tactile compress {params['compress']!r}; only 'log1p' is defined")
     out = arr.reshape(rows, pads, cols).transpose(1, 0, 2).astype(np.float32)
-    return out * np.float32(1.0 / params['scale_kpa'])
+    np.maximum(out, 0.0, out=out)
+    return np.log1p(out * np.float32(1.0 / params['scale_kpa']))
 
 
 def preprocess_force(window, params):
