@@ -1,0 +1,244 @@
+"""Open and validate rosbag2 bags against the sensor YAML, and iterate their decoded messages.
+
+Everything that can go wrong with a user's bag surfaces here as one exception, ``BagError``, whose
+text names the file (and topic), what was found, what was expected and how to fix it. Decoding goes
+through ``xmodal_ros.conversions`` and ``xmodal_ros.preprocess``, the code the live node runs.
+"""
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import yaml
+from rosbags.rosbag2 import Reader
+from rosbags.typesys import Stores, get_typestore
+
+from xmodal_ros.conversions import (COLOUR_ENCODINGS, DEPTH_ENCODINGS, ConversionError,
+                                    image_to_array, stamp_ns, wrench_to_array)
+from xmodal_ros.paths import config_path
+from xmodal_ros.preprocess import SENSORS, preprocess
+
+IMAGE_TYPE = 'sensor_msgs/msg/Image'
+MESSAGE_TYPES = {'camera': IMAGE_TYPE, 'depth': IMAGE_TYPE, 'tactile': IMAGE_TYPE,
+                 'force': 'geometry_msgs/msg/WrenchStamped',
+                 'labels': 'sensor_msgs/msg/JointState'}
+ACCEPTED_ENCODINGS = {'camera': COLOUR_ENCODINGS, 'depth': DEPTH_ENCODINGS, 'tactile': ('32FC1',)}
+LABELS = 'labels'
+_TYPESTORE = get_typestore(Stores.ROS2_KILTED)
+
+
+class BagError(ValueError):
+    """A bag that cannot become training data; the text names the file, the problem and the fix."""
+
+
+def read_config(path=None):
+    """Sensor YAML -> {role: {'topic', 'msg_type', ...}} for the sensors it lists and 'labels'."""
+    path = Path(path or config_path('sensors.yaml'))
+    doc = yaml.safe_load(path.read_text())
+    roles = dict(doc.get('sensors') or {})
+    if 'labels' in doc:
+        roles[LABELS] = doc['labels']
+    for role, block in roles.items():
+        if role not in MESSAGE_TYPES:
+            raise ValueError(
+                f'{path}: unknown sensor {role!r}; expected some of {", ".join(SENSORS)}')
+        if block.get('msg_type') != MESSAGE_TYPES[role] or not block.get('topic'):
+            raise ValueError(
+                f'{path}: {role} needs a topic and msg_type {MESSAGE_TYPES[role]}; found '
+                f'topic={block.get("topic")!r} msg_type={block.get("msg_type")!r}')
+    return roles
+
+
+def bag_files(path):
+    """The files making up a bag (a rosbag2 folder or a bare .mcap/.db3 file), sorted."""
+    path = Path(path)
+    if not path.exists():
+        raise BagError(f'{path}: does not exist; expected a rosbag2 folder or a .mcap/.db3 file. '
+                       f'Fix: check the path')
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith('.'))
+    return [path]
+
+
+def _unreadable(path, err):
+    text = f'{type(err).__name__}: {err}'.rstrip('.')
+    return BagError(
+        f'{path}: cannot read the bag ({text}); expected a complete rosbag2 bag. It looks '
+        f'truncated or corrupt, as a recorder killed mid-write leaves it. Fix: copy or record it '
+        f'again (`ros2 bag reindex` can rebuild a lost index)')
+
+
+class Bag:
+    """An open bag: which of its connections carry which configured sensor (or the labels), and
+    ``problems`` that keep it from becoming training data (``check`` raises the first)."""
+
+    def __init__(self, path, reader, config):
+        self.path = Path(path)
+        self.reader = reader
+        self.storage = _storage(self.path)
+        self.custom = dict(reader.storage.metadata.custom or {})
+        self.start_ns, self.end_ns = reader.start_time, reader.end_time
+        self.topics = {name: (info.msgtype, info.msgcount) for name, info in reader.topics.items()}
+        self.roles = {}       # role -> connections of the configured topic and type, with messages
+        self.problems = []
+        for role, block in config.items():
+            conns = [c for c in reader.connections if c.topic == block['topic']]
+            wrong = sorted({c.msgtype for c in conns} - {block['msg_type']})
+            if wrong:
+                self.problems.append(
+                    f'{self.path}: topic {block["topic"]} has type {", ".join(wrong)}; the sensor '
+                    f'config expects {block["msg_type"]} for {role}. Fix: point {role}.topic in '
+                    f'the sensor YAML (--config) at a {block["msg_type"]} topic, or drop it there')
+            elif sum(c.msgcount for c in conns):
+                self.roles[role] = conns
+        if not set(self.roles) - {LABELS}:
+            found = ', '.join(f'{t} ({m})' for t, (m, _) in sorted(self.topics.items())) or 'none'
+            wanted = ', '.join(f'{b["topic"]} ({b["msg_type"]})' for r, b in config.items()
+                               if r != LABELS)
+            self.problems.append(
+                f'{self.path}: holds none of the configured sensor topics (with messages); found '
+                f'{found}; expected at least one of {wanted}. Fix: pass a sensor YAML (--config) '
+                f'whose topics match this robot')
+        self.sensors = tuple(s for s in SENSORS if s in self.roles)
+        self.labelled = LABELS in self.roles
+
+    def check(self):
+        if self.problems:
+            raise BagError(self.problems[0])
+
+    def count(self, role):
+        return sum(c.msgcount for c in self.roles.get(role, ()))
+
+    def size_bytes(self):
+        return sum(p.stat().st_size for p in bag_files(self.path))
+
+    def messages(self, roles, start=None, stop=None):
+        """Yield (role, log time ns, deserialised message) for ``roles`` in [start, stop)."""
+        role_of = {c.id: r for r in roles for c in self.roles.get(r, ())}
+        conns = [c for r in roles for c in self.roles.get(r, ())]
+        if not conns:
+            return
+        it = self.reader.messages(connections=conns, start=start, stop=stop)
+        while True:
+            try:
+                conn, logtime, raw = next(it)
+            except StopIteration:
+                return
+            except Exception as e:  # rosbags, apsw and struct errors alike
+                raise _unreadable(self.path, e) from e
+            try:
+                msg = _TYPESTORE.deserialize_cdr(memoryview(raw), conn.msgtype)  # no copy
+            except Exception as e:  # any CDR failure means the same thing
+                raise BagError(
+                    f'{self.path}: topic {conn.topic}: the message logged at {logtime} ns is not '
+                    f'valid CDR for {conn.msgtype} ({type(e).__name__}: {e}); the bag is corrupt. '
+                    f'Fix: copy or record it again') from e
+            yield role_of[conn.id], logtime, msg
+
+    def decoded(self, params, start=None, stop=None):
+        """Yield (role, header stamp ns, value): model input arrays for image sensors, (6,) wrench
+        readings for force (its windows are cut later), labels as ``parse_label`` gives them."""
+        for role, _, msg in self.messages(list(self.roles), start, stop):
+            stamp = stamp_ns(msg.header)
+            try:
+                if role == 'force':
+                    value = wrench_to_array(msg)
+                elif role == LABELS:
+                    value = parse_label(msg)
+                else:
+                    arr = image_to_array(msg, ACCEPTED_ENCODINGS[role])
+                    value = preprocess(role, arr, msg.encoding, params[role])
+            except ConversionError as e:
+                raise self.invalid(role, stamp, e) from e
+            yield role, stamp, value
+
+    def invalid(self, role, stamp, err):
+        """BagError for a message of ``role`` that cannot be converted (``err``)."""
+        return BagError(
+            f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} ns: '
+            f'{err}. Fix: record {role} as the sensor YAML describes it, or leave that topic out '
+            f'of the sensor YAML (--config)')
+
+
+def parse_label(msg):
+    """JointState ground truth -> (position float64, (class index, class name, phase index,
+    phase name, target names)); checks the documented layout."""
+    names = tuple(msg.name)
+    position = np.asarray(msg.position, dtype=np.float64)
+    ok = (len(names) == len(position) >= 3 and names[0] == 'episode'
+          and names[1].startswith('class/') and names[2].startswith('phase/')
+          and all(n.startswith('target/') for n in names[3:])
+          and np.isfinite(position[:3]).all() and (position[:3] == np.round(position[:3])).all())
+    if not ok:
+        raise ConversionError(
+            f'ground truth name={list(names)} position={position.tolist()}; expected name = '
+            f'["episode", "class/<name>", "phase/<name>", "target/<name>", ...] with as many '
+            f'positions, the first three whole numbers')
+    return position, (int(position[1]), names[1][6:], int(position[2]), names[2][6:],
+                      tuple(n[7:] for n in names[3:]))
+
+
+def label_names(bag, seen):
+    """Class, phase and target name lists of a bag: its metadata lists, checked against ``seen``
+    (the name keys of its ground truth messages); built from ``seen`` alone without metadata."""
+    lists = []
+    for kind, idx_at, name_at in (('classes', 0, 1), ('phases', 2, 3)):
+        listed = _listed(bag, kind)
+        pairs = {(s[idx_at], s[name_at]) for s in seen}
+        if listed:
+            bad = sorted((i, n) for i, n in pairs if not (0 <= i < len(listed) and listed[i] == n))
+            if bad:
+                raise BagError(
+                    f'{bag.path}: ground truth names {kind[:-2]} {bad[0][1]!r} with index '
+                    f'{bad[0][0]}, but metadata xmodal.{kind} lists {listed}. Fix: record the '
+                    f'index of each name in xmodal.{kind}')
+            lists.append(listed)
+        else:
+            by_index = dict(pairs)
+            if len(by_index) < len(pairs):
+                raise BagError(f'{bag.path}: ground truth gives one {kind[:-2]} index several '
+                               f'names: {sorted(pairs)}; expected one name per index')
+            lists.append([by_index.get(i, f'{kind[:-2]}{i}')
+                          for i in range(max(by_index, default=-1) + 1)])
+    target_sets = {s[4] for s in seen}
+    if len(target_sets) > 1:
+        raise BagError(f'{bag.path}: ground truth target names change between messages: '
+                       f'{sorted(target_sets)}; expected one list throughout')
+    targets = list(target_sets.pop()) if target_sets else _listed(bag, 'targets')
+    if _listed(bag, 'targets') not in ([], targets):
+        raise BagError(f'{bag.path}: ground truth targets are {targets} but metadata '
+                       f'xmodal.targets lists {_listed(bag, "targets")}; expected the same names '
+                       f'in the same order')
+    return lists[0], lists[1], targets
+
+
+def _listed(bag, kind):
+    return [n.strip() for n in bag.custom.get(f'xmodal.{kind}', '').split(',') if n.strip()]
+
+
+def _storage(path):
+    suffix = {'.mcap': 'mcap', '.db3': 'sqlite3'}
+    return next((suffix[p.suffix] for p in bag_files(path) if p.suffix in suffix), 'unknown')
+
+
+@contextlib.contextmanager
+def open_bag(path, config):
+    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to ``config``'s
+    roles; ``Bag.check`` raises what does not fit."""
+    path = Path(path)
+    files = bag_files(path)
+    if path.is_dir() and not (path / 'metadata.yaml').is_file():
+        storage = [p.name for p in files if p.suffix in ('.mcap', '.db3')]
+        fix = (f'pass the storage file itself ({path / storage[0]}) or regenerate metadata.yaml '
+               f'with `ros2 bag reindex {path}`') if storage else 'point at a rosbag2 folder'
+        found = ', '.join(storage) or 'no .mcap/.db3 files'
+        raise BagError(f'{path}: has no metadata.yaml (found {found}); expected a rosbag2 folder. '
+                       f'Fix: {fix}')
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as e:  # rosbags, apsw, yaml and OS errors alike
+        raise _unreadable(path, e) from e
+    try:
+        yield Bag(path, reader, config)
+    finally:
+        reader.close()

@@ -1,0 +1,89 @@
+"""The sample rule: which instants become samples and which messages each one uses.
+
+A sample at time t takes, per sensor, the newest message stamped <= t (force: the newest ``window``
+readings <= t), the rule the live node follows. Instants lie on a regular grid inside each episode
+and are kept only where every stream the bag has (labels included) is fresh.
+"""
+import dataclasses
+
+import numpy as np
+
+NS = 1_000_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class SampleRule:
+    """``sample_hz`` 100: the label and tactile rate, so each sample sees a new label and tactile
+    frame; faster would only repeat them, slower would drop them. ``max_age_s`` 0.1: three camera
+    periods at 30 Hz, tolerating a dropped frame while episode gaps (~1 s) still separate
+    episodes. ``episode_gap_s``: a silence that long splits an unlabelled bag into episodes."""
+    sample_hz: float = 100.0
+    max_age_s: float = 0.1
+    episode_gap_s: float = 0.5
+
+    def __post_init__(self):
+        if not (self.sample_hz > 0 and self.max_age_s > 0 and self.episode_gap_s > 0):
+            raise ValueError(f'sample rule values must be positive: {self}')
+
+
+def episode_spans(streams, labels, rule):
+    """[(start ns, end ns, source episode index or -1)] in time order.
+
+    Labelled: runs of equal episode index in the ground truth. Unlabelled: stretches of sensor data
+    without a silence longer than ``episode_gap_s``.
+    """
+    if labels is not None:
+        stamps, episode = labels
+        order = np.argsort(stamps, kind='stable')
+        stamps, episode = stamps[order], episode[order]
+        cuts = np.flatnonzero(np.diff(episode) != 0) + 1
+    else:
+        stamps = np.sort(np.concatenate(list(streams.values())))
+        episode = np.full(len(stamps), -1)
+        cuts = np.flatnonzero(np.diff(stamps) > rule.episode_gap_s * NS) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(stamps)]]) - 1
+    return [(int(stamps[a]), int(stamps[b]), int(episode[a])) for a, b in zip(starts, ends)]
+
+
+def sample_table(streams, labels, rule, force_window):
+    """Sample instants and the messages each one uses.
+
+    ``streams``: role -> header stamps (ns, in bag order) for each sensor present and 'labels'
+    when labelled; ``labels``: (stamps, episode index) or None. Returns arrays over samples:
+    't_ns', 'episode' (position in 'spans'), '<role>' = bag-order index of the message used (force:
+    see ``force_rows``), and 'spans': ``episode_spans`` with each episode's sample count.
+    """
+    spans = episode_spans({r: s for r, s in streams.items() if r != 'labels'}, labels, rule)
+    period = int(round(NS / rule.sample_hz))
+    grids = [np.arange(start, end + 1, period, dtype=np.int64) for start, end, _ in spans]
+    t = np.concatenate(grids) if grids else np.zeros(0, np.int64)
+    episode = np.repeat(np.arange(len(spans)), [len(g) for g in grids])
+    start = np.array([s for s, _, _ in spans], np.int64)[episode]
+    max_age = int(round(rule.max_age_s * NS))
+
+    keep = np.ones(len(t), bool)
+    newest, orders = {}, {}
+    for role, stamps in streams.items():
+        orders[role] = np.argsort(stamps, kind='stable')
+        ordered = stamps[orders[role]]
+        newest[role] = np.searchsorted(ordered, t, side='right') - 1
+        keep &= newest[role] >= 0
+        keep &= t - ordered[np.maximum(newest[role], 0)] <= max_age
+        if role == 'force':
+            oldest = newest[role] - (force_window - 1)
+            # the whole window belongs to this episode, never to the one before
+            keep &= (oldest >= 0) & (ordered[np.maximum(oldest, 0)] >= start - max_age)
+    table = {role: orders[role][idx[keep]] for role, idx in newest.items() if role != 'force'}
+    if 'force' in streams:
+        table.update(force=newest['force'][keep], force_order=orders['force'])
+    counts = np.bincount(episode[keep], minlength=len(spans))
+    table.update(t_ns=t[keep], episode=episode[keep],
+                 spans=[(*span, int(n)) for span, n in zip(spans, counts)])
+    return table
+
+
+def force_rows(table, samples, window):
+    """Bag-order indices (len(samples), window) of the force readings behind ``samples``, oldest
+    first."""
+    return table['force_order'][table['force'][samples, None] + np.arange(1 - window, 1)]
