@@ -57,10 +57,14 @@ def build_parser():
     tf.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     tf.add_argument('--seed', type=int, default=None, help='overrides the config seed')
     tf.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    tf.add_argument('--pretrained', default=None, metavar='RUN',
+                    help='unimodal/late run on the same bags to take stage 1 (encoders, '
+                         'pseudo-labels) from, instead of training it into OUT/stage1')
 
     ev = verb(sub, 'eval', 'xmodal_training.evaluate:main',
               'accuracy/MAE for every non-empty sensor subset, with a table and plots')
-    ev.add_argument('--model', required=True, help='run folder written by `xmodal train`')
+    ev.add_argument('--model', required=True, nargs='+',
+                    help='run folder(s) written by `xmodal train`; several are compared')
     ev.add_argument('--bags', nargs='+', required=True)
     ev.add_argument('--out', required=True)
     ev.add_argument('--device', default='auto')
@@ -86,15 +90,25 @@ def build_parser():
     bf = verb(bench, 'fuse', 'xmodal_training.bench.fuse:main',
               'latency of the live node vs. the same node running PyTorch eagerly')
     bf.add_argument('--duration', type=float, default=60.0, help='seconds per measured run')
-    bf.add_argument('--bundle', default=None)
+    bf.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    bf.add_argument('--torch-run', default=None,
+                    help="the bundle's training run folder, for the PyTorch-eager baseline "
+                         "(default: the manifest's export.run)")
+    bf.add_argument('--torch-threads', type=int, default=1,
+                    help='PyTorch intra-op threads of the baseline (default 1, as ONNX Runtime '
+                         "uses; 0: PyTorch's own default)")
     bd = verb(bench, 'data', 'xmodal_training.bench.data:main',
               'bag decoding and cached-dataset throughput')
     bd.add_argument('--episodes', type=int, default=4)
+    bd.add_argument('--bag', default=None, help='measure this bag instead of recording one')
 
     dm = verb(sub, 'demo', 'xmodal_training.demo:main',
               'the main job: record a sim bag, replay it to the live node, print predictions')
-    dm.add_argument('--duration', type=float, default=60.0)
-    dm.add_argument('--bundle', default=None)
+    dm.add_argument('--duration', type=float, default=60.0,
+                    help='seconds the whole demo takes (recording, start-up, replay)')
+    dm.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    dm.add_argument('--seed', type=int, default=900_000,
+                    help='first simulated episode seed (default far from training seeds)')
     return p
 
 

@@ -1,0 +1,47 @@
+"""Start the fuse node on a ROS 2 install.
+
+    ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [managed:=true]
+
+``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model bundle
+folder, overriding the parameter file (default: the file's, else the shipped models/default).
+``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set
+/fuse_node configure`` / ``activate``, or a lifecycle manager) instead of activating by itself.
+
+The node gets FASTDDS_DEFAULT_PROFILES_FILE = config/fastdds.xml (shared memory sized for camera
+images; see that file) unless the environment already sets it. Camera drivers publishing the
+images need the same setting: the shared-memory segment belongs to the publishing process.
+"""
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
+from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch_ros.actions import LifecycleNode
+
+
+def _fuse_node(context):
+    overrides = {'autostart': LaunchConfiguration('managed').perform(context).lower() != 'true'}
+    bundle = LaunchConfiguration('bundle').perform(context)
+    if bundle:
+        overrides['bundle'] = bundle
+    return [LifecycleNode(
+        package='xmodal_ros', executable='fuse_node', name='fuse_node', namespace='',
+        output='screen', emulate_tty=True,
+        parameters=[LaunchConfiguration('params').perform(context), overrides])]
+
+
+def generate_launch_description():
+    share = get_package_share_directory('xmodal_ros')
+    return LaunchDescription([
+        DeclareLaunchArgument('params', default_value=os.path.join(share, 'config', 'fuse.yaml'),
+                              description='ROS 2 parameter file of the fuse node'),
+        DeclareLaunchArgument('bundle', default_value='',
+                              description='model bundle folder (empty: as in the parameter file)'),
+        DeclareLaunchArgument('managed', default_value='false',
+                              description='true: wait for lifecycle transitions'),
+        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
+            'FASTDDS_DEFAULT_PROFILES_FILE',
+            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        OpaqueFunction(function=_fuse_node),
+    ])

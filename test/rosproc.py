@@ -1,0 +1,193 @@
+"""Test helpers: start the fuse node as a real process, and drive it from a real rclpy node.
+
+``start_fuse`` runs ``xmodal fuse`` (the real CLI) in a subprocess with a parameter file written
+from a dict. ``Driver`` owns its own rclpy Context in the test process (never the global one, and
+never forked): a node that publishes sensor messages and records what the fuse node publishes,
+spun by a background thread.
+"""
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import WrenchStamped
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from sensor_msgs.msg import Image, JointState
+from std_msgs.msg import String
+
+from xmodal_ros.fuse_node import LATCHED_QOS, PREDICTION_QOS, SENSOR_DEFAULTS, sensor_qos
+from xmodal_ros.preprocess import SENSORS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_params(path, overrides):
+    """A fuse_node parameter file: config/fuse.yaml with ``overrides`` (dotted keys) applied."""
+    with open(ROOT / 'config' / 'fuse.yaml') as f:
+        doc = yaml.safe_load(f)
+    params = doc['fuse_node']['ros__parameters']
+    for key, value in overrides.items():
+        *parents, leaf = key.split('.')
+        node = params
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    with open(path, 'w') as f:
+        yaml.safe_dump(doc, f)
+    return path
+
+
+def start_fuse(params_file, bundle=None, managed=False, log=None):
+    cmd = [sys.executable, '-m', 'xmodal_ros.cli', 'fuse', '--params', str(params_file)]
+    if bundle is not None:
+        cmd += ['--bundle', str(bundle)]
+    if managed:
+        cmd.append('--managed')
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=log or subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+
+
+def stop(proc, timeout=10):
+    """SIGINT, then wait; returns (exit code, output)."""
+    if proc.poll() is None:
+        proc.send_signal(2)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return proc.returncode, out
+
+
+def now_ns(node):
+    return node.get_clock().now().nanoseconds
+
+
+def set_stamp(header, ns):
+    header.stamp.sec, header.stamp.nanosec = divmod(int(ns), 1_000_000_000)
+
+
+def image(encoding, array, stamp_ns):
+    """Image message from an array (rows first), step = row bytes."""
+    array = np.ascontiguousarray(array)
+    msg = Image(height=array.shape[0], width=array.shape[1], encoding=encoding, is_bigendian=0)
+    msg.step = array.strides[0]
+    msg.data = array.tobytes()
+    set_stamp(msg.header, stamp_ns)
+    return msg
+
+
+def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128)):
+    """A well-formed message for ``sensor`` whose model input has mean close to ``level``."""
+    h, w = size
+    if sensor == 'camera':
+        return image('rgb8', np.full((h, w, 3), int(level * 255), np.uint8), stamp_ns)
+    if sensor == 'depth':
+        return image('32FC1', np.full((h, w), 1.0, np.float32), stamp_ns)
+    if sensor == 'tactile':
+        return image('32FC1', np.full((8, 16), 10.0, np.float32), stamp_ns)
+    msg = WrenchStamped()
+    msg.wrench.force.z = 20.0 * level
+    set_stamp(msg.header, stamp_ns)
+    return msg
+
+
+class Driver:
+    """Publishes sensor messages and records predictions, diagnostics and the class list."""
+
+    def __init__(self, name='xmodal_test_driver'):
+        self.context = Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.pubs = {
+            s: self.node.create_publisher(WrenchStamped if s == 'force' else Image,
+                                          SENSOR_DEFAULTS[s]['topic'], sensor_qos(10))
+            for s in SENSORS}
+        self.lock = threading.Lock()
+        self.last_sent = {}          # sensor -> stamp (ns) of the newest valid message published
+        self.predictions = []        # (receive time ns, JointState)
+        self.diagnostics = []        # (receive time ns, DiagnosticArray)
+        self.classes = []
+        self.node.create_subscription(JointState, '/xmodal/prediction', self._on_prediction,
+                                      PREDICTION_QOS)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 10)
+        self.node.create_subscription(String, '/xmodal/classes', self.classes.append, LATCHED_QOS)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self):
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: BLE001 - shutdown races end the thread quietly
+            pass
+
+    def _on_prediction(self, msg):
+        with self.lock:
+            self.predictions.append((now_ns(self.node), msg))
+
+    def _on_diagnostics(self, msg):
+        with self.lock:
+            self.diagnostics.append((now_ns(self.node), msg))
+
+    def now(self):
+        return now_ns(self.node)
+
+    def publish(self, sensor, msg):
+        self.pubs[sensor].publish(msg)
+
+    def wait_for_subscribers(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(p.get_subscription_count() > 0 for p in self.pubs.values()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def run(self, duration, rates, level=0.5, extra=None):
+        """Publish valid messages of the sensors in ``rates`` (Hz) for ``duration`` seconds.
+
+        ``extra(t)`` may return [(sensor, msg)] to publish additionally at each step.
+        """
+        start = time.monotonic()
+        due = {s: start for s in rates}
+        while True:
+            t = time.monotonic()
+            if t - start >= duration:
+                return
+            for s, rate in rates.items():
+                if t >= due[s]:
+                    self.last_sent[s] = self.now()
+                    self.publish(s, valid_message(s, self.last_sent[s], level))
+                    due[s] += 1.0 / rate
+            if extra is not None:
+                for sensor, msg in extra(t - start) or ():
+                    self.publish(sensor, msg)
+            time.sleep(max(0.0, min(due.values(), default=t + 0.005) - time.monotonic()))
+
+    def predictions_between(self, t0_ns, t1_ns):
+        with self.lock:
+            return [m for t, m in self.predictions if t0_ns <= t < t1_ns]
+
+    def latest_diagnostics(self):
+        with self.lock:
+            return self.diagnostics[-1][1] if self.diagnostics else None
+
+    def close(self):
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+        self.thread.join(timeout=2.0)
+
+
+def values(msg):
+    """JointState prediction -> {name: position}."""
+    return dict(zip(msg.name, msg.position))

@@ -1,0 +1,357 @@
+"""`xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
+
+Three processes per variant, real DDS between them: a publisher (camera and depth 640x480 at
+30 Hz, tactile at 100 Hz, force at 500 Hz, each message stamped with the system clock right before
+``publish``), the fuse node (config/fuse.yaml, unchanged), and a subscriber of the predictions.
+The two variants run one after the other in the same invocation with identical settings; only the
+node's ``model_factory`` differs (xmodal_ros.model.FusionModel vs. training/bench/torch_backend).
+
+Latencies (all on the system clock, which the node's ROS clock is):
+  input->publish   for each prediction: its publish time minus the stamp of the newest sensor
+                   message in it (= its header.stamp). Covers DDS delivery into the node, waiting
+                   in the executor, conversion, preprocessing, encoding, waiting for the fusion
+                   tick and the fusion head.
+  msg->first pred  for each encoded sensor message: publish time of the first prediction that
+                   contains its tokens minus its stamp (per sensor; includes the wait for the tick,
+                   up to 1/rate_hz).
+  arrival->publish the same from the moment the node's callback for that newest input started
+                   (input->publish minus this = DDS delivery and waiting in the executor).
+  input->received  the subscriber's receive time minus header.stamp (adds the output DDS hop).
+Missed cycles: fusion periods in which the tick callback did not run. CPU: user+system time of
+each process over the measured window, in % of one core.
+"""
+import functools
+import multiprocessing as mp
+import os
+import queue
+import sys
+import threading
+import time
+
+import numpy as np
+
+from xmodal_ros.bundle import BundleError
+from xmodal_ros.paths import config_path, default_bundle
+
+RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0}
+SIZE = (480, 640)
+WARMUP_S = 3.0
+
+
+def _percentiles(values):
+    v = np.asarray(values, np.float64)
+    if not v.size:
+        return {'n': 0, 'p50': float('nan'), 'p99': float('nan'), 'max': float('nan')}
+    return {'n': int(v.size), 'p50': float(np.percentile(v, 50)),
+            'p99': float(np.percentile(v, 99)), 'max': float(v.max())}
+
+
+# -- child processes (spawned; each calls rclpy.init itself) --------------------------------------
+
+
+def _sensor_messages():
+    from geometry_msgs.msg import WrenchStamped
+    from sensor_msgs.msg import Image
+    h, w = SIZE
+    rng = np.random.default_rng(0)
+
+    def image(encoding, arr):
+        msg = Image(height=arr.shape[0], width=arr.shape[1], encoding=encoding, is_bigendian=0,
+                    step=arr.strides[0])
+        msg.data = arr.tobytes()
+        return msg
+    wrench = WrenchStamped()
+    wrench.wrench.force.z = 3.0
+    return {'camera': image('rgb8', rng.integers(0, 255, (h, w, 3), dtype=np.uint8)),
+            'depth': image('32FC1', rng.uniform(0.3, 1.5, (h, w)).astype(np.float32)),
+            'tactile': image('32FC1', rng.uniform(0, 20, (8, 16)).astype(np.float32)),
+            'force': wrench}
+
+
+def _publisher_proc(ready, stop, results):
+    import rclpy
+    from xmodal_ros.fuse_node import SENSOR_DEFAULTS, sensor_qos
+    rclpy.init()
+    node = rclpy.create_node('xmodal_bench_publisher')
+    msgs = _sensor_messages()
+    pubs = {s: node.create_publisher(type(m), SENSOR_DEFAULTS[s]['topic'], sensor_qos(10))
+            for s, m in msgs.items()}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(
+            p.get_subscription_count() for p in pubs.values()):
+        time.sleep(0.05)
+    ready.set()
+    counts = dict.fromkeys(msgs, 0)
+    start = time.monotonic()
+    due = dict.fromkeys(msgs, start)
+    while not stop.is_set():
+        now = time.monotonic()
+        for s, rate in RATES.items():
+            if now >= due[s]:
+                stamp = time.time_ns()
+                msgs[s].header.stamp.sec, msgs[s].header.stamp.nanosec = divmod(stamp, 10**9)
+                pubs[s].publish(msgs[s])
+                counts[s] += 1
+                due[s] = max(due[s] + 1.0 / rate, now - 1.0 / rate)
+        time.sleep(max(0.0, min(due.values()) - time.monotonic()))
+    elapsed = time.monotonic() - start
+    results.put(('publisher', {s: n / elapsed for s, n in counts.items()}))
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def _subscriber_proc(ready, measure, stop, results):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import JointState
+    from xmodal_ros.fuse_node import PREDICTION_QOS
+    rclpy.init()
+    node = rclpy.create_node('xmodal_bench_subscriber')
+    lat = []
+
+    def on_prediction(msg):
+        if measure.is_set():
+            stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+            lat.append((time.time_ns() - stamp) / 1e6)
+    node.create_subscription(JointState, '/xmodal/prediction', on_prediction, PREDICTION_QOS)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    ready.set()
+    while not stop.is_set():
+        executor.spin_once(timeout_sec=0.1)
+    results.put(('subscriber', _percentiles(lat)))
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def _node_proc(variant, bundle, torch_run, torch_threads, ready, measure, stop, results):
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from xmodal_ros.diagnostics import FuseStats
+    from xmodal_ros.fuse_node import FuseNode, make_executor
+    from xmodal_ros.model import FusionModel
+    if variant == 'torch':
+        from xmodal_training.bench.torch_backend import TorchFusionModel
+        factory = functools.partial(TorchFusionModel, run=torch_run, torch_threads=torch_threads)
+    else:
+        factory = FusionModel
+    rclpy.init(args=['bench-fuse-node', '--ros-args', '--params-file',
+                     str(config_path('fuse.yaml')), '-p', f'bundle:={bundle}'])
+    node = FuseNode(model_factory=factory, stats_capacity=1 << 20)
+    if not node.start():
+        results.put(('error', f'{variant} node: {node.error}'))
+        return
+    executor = make_executor()
+    executor.add_node(node)
+
+    def control():
+        ready.set()
+        measure.wait()
+        node.stats = FuseStats(1 << 20)
+        stop.wait()
+        stats = node.stats
+        out = {name: _percentiles(w.values()) for name, w in stats.latency.items()}
+        out.update(ticks=stats.ticks, published=stats.published,
+                   missed_cycles=stats.missed_cycles, idle_ticks=stats.idle_ticks,
+                   backend=node._model.backend_detail, rate_hz=node._param('rate_hz'))
+        results.put(('node', out))
+        executor.shutdown(timeout_sec=5.0)
+    threading.Thread(target=control, daemon=True).start()
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+# -- one measured run ---------------------------------------------------------------------------
+
+
+def _cpu_seconds(procs):
+    import psutil
+    out = {}
+    for name, p in procs.items():
+        t = psutil.Process(p.pid).cpu_times()
+        out[name] = t.user + t.system
+    return out
+
+
+def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None):
+    """Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers."""
+    import psutil
+    ctx = mp.get_context('spawn')
+    results = ctx.Queue()
+    ev = {k: ctx.Event() for k in ('node_ready', 'sub_ready', 'pub_ready', 'measure', 'stop')}
+    procs = {'node': ctx.Process(target=_node_proc, name='fuse-node', args=(
+        variant, str(bundle), torch_run, torch_threads, ev['node_ready'], ev['measure'],
+        ev['stop'], results))}
+    procs['node'].start()
+    try:
+        _wait(ev['node_ready'], results, procs, 120, 'the fuse node to start')
+        procs['subscriber'] = ctx.Process(target=_subscriber_proc, name='bench-sub', args=(
+            ev['sub_ready'], ev['measure'], ev['stop'], results))
+        procs['publisher'] = ctx.Process(target=_publisher_proc, name='bench-pub', args=(
+            ev['pub_ready'], ev['stop'], results))
+        procs['subscriber'].start()
+        procs['publisher'].start()
+        _wait(ev['sub_ready'], results, procs, 60, 'the subscriber')
+        _wait(ev['pub_ready'], results, procs, 60, 'the publisher')
+        time.sleep(WARMUP_S)
+        cpu0, t0 = _cpu_seconds(procs), time.monotonic()
+        psutil.cpu_percent()
+        ev['measure'].set()
+        time.sleep(duration)
+        cpu1, wall = _cpu_seconds(procs), time.monotonic() - t0
+        machine = psutil.cpu_percent() * psutil.cpu_count()
+        ev['stop'].set()
+        out = {}
+        deadline = time.monotonic() + 30
+        while len(out) < 3 and time.monotonic() < deadline:
+            try:
+                kind, value = results.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if kind == 'error':
+                raise RuntimeError(value)
+            out[kind] = value
+        out['cpu'] = {k: 100.0 * (cpu1[k] - cpu0[k]) / wall for k in procs}
+        out['cpu']['machine'] = machine
+        out['wall'] = wall
+        return out
+    finally:
+        ev['stop'].set()
+        for p in procs.values():
+            p.join(timeout=15)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+
+
+def _wait(event, results, procs, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not event.wait(0.2):
+        try:
+            kind, value = results.get_nowait()
+            if kind == 'error':
+                raise RuntimeError(value)
+        except queue.Empty:
+            pass
+        dead = [n for n, p in procs.items() if p.exitcode not in (None, 0)]
+        if dead or time.monotonic() > deadline:
+            raise RuntimeError(f'timed out waiting for {what}' if not dead
+                               else f'{", ".join(dead)} process exited while waiting for {what}')
+
+
+# -- batch-1 model cost ---------------------------------------------------------------------------
+
+
+def micro(bundle, torch_run, torch_threads, repeats=300):
+    """Median batch-1 encode (every sensor) + fuse, ONNX Runtime vs. PyTorch eager, in ms."""
+    from xmodal_ros.model import FusionModel
+    from xmodal_training.bench.torch_backend import TorchFusionModel
+    factories = {'onnxruntime': lambda: FusionModel(bundle),
+                 'torch': lambda: TorchFusionModel(bundle, run=torch_run,
+                                                   torch_threads=torch_threads)}
+    out = {}
+    for name, factory in factories.items():
+        model = factory()
+        rng = np.random.default_rng(0)
+        xs = {s: rng.random((1, *model.input_shape(s)), dtype=np.float32) for s in model.sensors}
+        model.warmup(10)
+        parts = {s: [] for s in (*model.sensors, 'fuse')}
+        for _ in range(repeats):
+            tokens = np.zeros((1, *model.tokens_shape), np.float32)
+            for s, x in xs.items():
+                t = time.perf_counter()
+                tokens += model.encode(s, x)
+                parts[s].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            model.fuse(tokens)
+            parts['fuse'].append(time.perf_counter() - t)
+        out[name] = {k: float(np.median(v)) * 1e3 for k, v in parts.items()}
+        out[name]['total'] = float(np.median(np.sum(list(parts.values()), axis=0))) * 1e3
+        out[name]['backend'] = model.backend_detail
+        model.close()
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+
+def _row(label, p):
+    return (f'  {label:<24} p50 {p["p50"]:7.2f}  p99 {p["p99"]:7.2f}  max {p["max"]:7.2f} ms  '
+            f'(n={p["n"]})')
+
+
+def report(name, r, duration):
+    n = r['node']
+    print(f'{name}: {n["backend"]}')
+    print(_row('input->publish', n['e2e']))
+    print(_row('  of it, arrival->publish', n['arrival']))
+    for s in RATES:
+        if f'to_prediction/{s}' in n:
+            print(_row(f'{s} msg->first pred', n[f'to_prediction/{s}']))
+    print(_row('input->received', r['subscriber']))
+    for s in RATES:
+        if f'encode/{s}' in n:
+            print(_row(f'encode {s} (in node)', n[f'encode/{s}']))
+    print(_row('fuse (in node)', n['fuse']))
+    expected = int(duration * n['rate_hz'])
+    print(f'  predictions {n["published"]} in {r["wall"]:.1f} s (rate {n["rate_hz"]:g} Hz, '
+          f'~{expected} expected), missed cycles {n["missed_cycles"]}, idle ticks '
+          f'{n["idle_ticks"]}')
+    pub = ', '.join(f'{s} {v:.1f}' for s, v in r['publisher'].items())
+    print(f'  published rates (Hz): {pub}')
+    c = r['cpu']
+    print(f'  CPU (% of one core): node {c["node"]:.1f}, publisher {c["publisher"]:.1f}, '
+          f'subscriber {c["subscriber"]:.1f}; whole machine {c["machine"]:.1f} of '
+          f'{100 * os.cpu_count()}')
+
+
+def main(args):
+    from xmodal_ros.fuse_node import apply_dds_defaults
+    from xmodal_training.bench.torch_backend import TorchFusionModel
+    from xmodal_training.checkpoint import RunError
+    profile = apply_dds_defaults()
+    bundle = args.bundle or str(default_bundle())
+    torch_run = getattr(args, 'torch_run', None)
+    torch_threads = getattr(args, 'torch_threads', 1) or None
+    print(__doc__.split('\n\n', 1)[1].rstrip())
+    print(f'\nbundle {bundle}; {os.cpu_count()} cores; '
+          f'FASTDDS_DEFAULT_PROFILES_FILE={profile}; '
+          f'{args.duration:g} s per variant after {WARMUP_S:g} s warm-up; PyTorch intra-op '
+          f'threads: {torch_threads or "default"}, ONNX Runtime: 1\n')
+    try:
+        TorchFusionModel(bundle, run=torch_run).close()
+        baseline = None
+    except (BundleError, RunError, OSError) as e:
+        baseline = str(e)
+    variants = [('onnxruntime', 'ONNX Runtime node')]
+    if baseline is None:
+        m = micro(bundle, torch_run, torch_threads)
+        print('batch-1 model cost, median ms (encode per sensor + fuse):')
+        for name, v in m.items():
+            parts = ', '.join(f'{k} {v[k]:.3f}' for k in v if k not in ('total', 'backend'))
+            print(f'  {name:<12} total {v["total"]:.3f}  ({parts})  [{v["backend"]}]')
+        print(f'  ONNX Runtime is {m["torch"]["total"] / m["onnxruntime"]["total"]:.2f}x faster '
+              '(target >= 2x)\n')
+        variants.append(('torch', 'PyTorch-eager node'))
+    results = {}
+    for variant, name in variants:
+        results[variant] = run_variant(variant, bundle, args.duration, torch_run, torch_threads)
+        report(name, results[variant], args.duration)
+        print()
+    ort = results['onnxruntime']['node']
+    print(f'input->publish p99: ONNX Runtime {ort["e2e"]["p99"]:.2f} ms (target <= 10), '
+          f'missed cycles {ort["missed_cycles"]} (target 0)', end='')
+    if baseline is not None:
+        print(f'\nPyTorch-eager baseline not measured: {baseline}', file=sys.stderr)
+        return 1
+    tch = results['torch']['node']
+    ratio = tch['e2e']['p99'] / ort['e2e']['p99']
+    print(f'; PyTorch eager {tch["e2e"]["p99"]:.2f} ms: {ratio:.2f}x lower (target >= 3x)')
+    return 0
