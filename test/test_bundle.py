@@ -1,0 +1,53 @@
+"""The shipped default bundle and what happens with broken bundles."""
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from simbags import exported
+from xmodal_ros.bundle import BundleError, load_bundle
+from xmodal_ros.model import FusionModel
+from xmodal_ros.paths import default_bundle
+from xmodal_ros.preprocess import SENSORS, default_params, input_shape
+
+
+def test_default_bundle_is_complete_and_runs():
+    bundle = load_bundle(default_bundle())
+    assert bundle.method == 'umi' and tuple(bundle.sensors) == SENSORS
+    assert bundle.manifest['export']['parity']['fp32_max_abs_error'] <= 1e-4
+    size = sum(p.stat().st_size for p in default_bundle().iterdir())
+    assert size < 16 << 20, f'{size} bytes: the shipped bundle should stay a few MB'
+    params = default_params()
+    for s, g in bundle.sensors.items():
+        assert g.preprocess == params[s] and g.input_shape == input_shape(s, params[s])
+    model = FusionModel(bundle, backend='onnxruntime', providers=['CPUExecutionProvider'])
+    tokens = sum(model.encode(s, np.zeros((2, *model.input_shape(s)), np.float32))
+                 for s in ('camera', 'force'))
+    out = model.fuse(tokens)
+    assert out['probs'].shape == (2, len(bundle.classes)) and len(bundle.classes) == 8
+    np.testing.assert_allclose(out['probs'].sum(axis=1), 1, rtol=1e-5)
+    assert out['regression'].shape == (2, len(bundle.targets))
+
+
+@pytest.fixture
+def bundle_copy(tmp_path):
+    return shutil.copytree(exported(), tmp_path / 'bundle')
+
+
+def test_missing_file_names_the_path(bundle_copy):
+    (bundle_copy / 'fusion.onnx').unlink()
+    with pytest.raises(BundleError, match=re.escape(str(bundle_copy / 'fusion.onnx'))):
+        load_bundle(bundle_copy)
+    (bundle_copy / 'manifest.yaml').unlink()
+    with pytest.raises(BundleError, match=re.escape(str(bundle_copy / 'manifest.yaml'))):
+        FusionModel(bundle_copy)
+
+
+def test_tampered_graph_fails_the_hash_check(bundle_copy):
+    graph = bundle_copy / 'tactile.onnx'
+    data = bytearray(graph.read_bytes())
+    data[-1] ^= 1
+    graph.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match=re.escape(f'{graph}: SHA-256')):
+        FusionModel(bundle_copy, backend='onnxruntime')

@@ -1,0 +1,65 @@
+"""Bags -> the checked datasets that training, evaluation and export read.
+
+Every problem with the bags a user passes becomes a DataError naming the bag and the fix, before
+any training starts: a sensor the config does not list, a config sensor no bag records, a bag
+without labels, an oracle run on bags that lack a sensor.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from xmodal_ros.preprocess import SENSORS
+from xmodal_training.data.dataset import BagDataset
+from xmodal_training.data.windows import SampleRule
+
+
+class DataError(ValueError):
+    """Bags that do not fit the run; the message names the bag and what to change."""
+
+
+def open_bags(bags, sensors_config=None, params=None, sample_hz=None):
+    """The dataset of ``bags``; ``sample_hz`` as in the training config's ``data`` block."""
+    missing = [b for b in bags if not Path(b).exists()]
+    if missing:
+        raise DataError(f'{missing[0]}: no such bag (a rosbag2 folder or .mcap/.db3 file)')
+    rule = SampleRule() if sample_hz is None else SampleRule(sample_hz=float(sample_hz))
+    return BagDataset([Path(b) for b in bags], config=sensors_config, params=params, rule=rule)
+
+
+def check_training_set(ds, sensors, config_path, need_all=False):
+    """Raise DataError unless every bag records a labelled, non-empty subset of ``sensors`` and
+    together they record all of them (``need_all``: each bag records all of them)."""
+    listed = set(sensors)
+    for bag, have, n in zip(ds.bags, ds.bag_sensors, np.diff(ds.offsets)):
+        extra = [s for s in have if s not in listed]
+        if extra:
+            raise DataError(f'{bag}: records {", ".join(extra)}, which {config_path} does not list '
+                            f'(sensors: {list(sensors)}); add them there or train on other bags')
+        if need_all and set(have) != listed:
+            raise DataError(f'{bag}: records only {", ".join(have)}; the oracle trains on bags '
+                            f'holding every sensor ({", ".join(sensors)}). Record such bags (e.g. '
+                            '`xmodal sim record` without --sensors) or train --method umi')
+        if n == 0:
+            raise DataError(f'{bag}: yields no samples (every stream must be fresh at some '
+                            'instant of an episode)')
+    for b, bag in enumerate(ds.bags):
+        if not (ds.label[ds.sample_bag == b] >= 0).any():
+            raise DataError(f'{bag}: holds no labels ({len(ds.classes)} classes known, no '
+                            'ground-truth messages with a class); training needs labelled bags '
+                            '(the /xmodal/ground_truth topic of config/sensors.yaml)')
+    recorded = {s for have in ds.bag_sensors for s in have}
+    absent = [s for s in sensors if s not in recorded]
+    if absent:
+        raise DataError(f'no bag records {", ".join(absent)}, which {config_path} lists; pass bags '
+                        f'that do, or remove it from `sensors` there (bags: {", ".join(ds.bags)})')
+
+
+def real_inputs(ds, sensors, n):
+    """sensor -> (n, *shape) float32 inputs spread evenly over the samples that hold it."""
+    out = {}
+    for s in sensors:
+        rows = np.flatnonzero(ds.present[ds.sample_bag, SENSORS.index(s)])
+        if len(rows):
+            pick = rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(np.int64)]
+            out[s] = ds.batch(pick)[s].numpy()
+    return out

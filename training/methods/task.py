@@ -1,0 +1,49 @@
+"""What every method shares about the task: object class + regression targets.
+
+Targets are learned normalised (zero mean, unit std over the training set); the statistics travel
+in the model as buffers, so predictions come back in physical units wherever the model goes.
+"""
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from xmodal_ros.preprocess import SENSORS
+
+
+class TaskModel(nn.Module):
+    """Base of every method's model: the sensors it reads and the target scaling."""
+
+    def __init__(self, input_shapes, n_classes, n_targets, target_mean=None, target_std=None):
+        super().__init__()
+        self.sensor_names = [s for s in SENSORS if s in input_shapes]
+        self.n_classes = n_classes
+        self.register_buffer('target_mean', torch.zeros(n_targets) if target_mean is None
+                             else torch.as_tensor(target_mean, dtype=torch.float32))
+        self.register_buffer('target_std', torch.ones(n_targets) if target_std is None
+                             else torch.as_tensor(target_std, dtype=torch.float32))
+
+    def normalise(self, targets):
+        return (targets - self.target_mean) / self.target_std
+
+    def physical(self, regression):
+        return regression * self.target_std + self.target_mean
+
+
+def masked_mse(pred, target):
+    """Mean squared error over the known entries of ``target`` (NaN = unknown, as the dataset
+    gives targets a bag does not record)."""
+    known = ~target.isnan()
+    if not known.any():
+        return pred.new_zeros(())
+    return F.mse_loss(pred[known], target[known])
+
+
+def supervised_loss(logits, regression, labels, targets, regression_weight):
+    """Eq. 3, L_supervised: cross-entropy on the class (unlabelled rows, -1, are skipped) plus L2
+    on the normalised regression targets. The baselines train on this alone."""
+    loss = logits.new_zeros(())
+    if logits.shape[-1] and (labels >= 0).any():
+        loss = loss + F.cross_entropy(logits, labels, ignore_index=-1)
+    if regression.shape[-1]:
+        loss = loss + regression_weight * masked_mse(regression, targets)
+    return loss

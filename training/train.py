@@ -1,0 +1,179 @@
+"""`xmodal train fusion`: train UMI or a baseline on bags that each hold any subset of the sensors.
+
+Two stages, as in the paper (Sec. 4 and 6). Stage 1 trains every sensor's encoder with a linear
+head (this *is* the `unimodal` / `late` baseline) and averages each training sample's predictions
+over its last e epochs into pseudo-labels. Stage 2 trains UMI (or the vanilla transformer) on the
+stage-1 encoders. Stage 1 runs inside the run folder (OUT/stage1, itself a complete `unimodal`
+run) unless --pretrained names a finished unimodal/late run on the same bags, so late fusion,
+the vanilla transformer and UMI can share one stage 1.
+
+The same code runs on one CPU, one GPU or several under torchrun (see loop.py). Same seed, same
+bags, same config -> the same weights on the CPU.
+"""
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+
+from xmodal_training.checkpoint import CURVES, RunError, load_run, save_run
+from xmodal_training.loop import Context, fit
+from xmodal_training.methods import (NEEDS_STAGE1, USES_PSEUDO_LABELS, ConfigError, build_model,
+                                     method_config)
+from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder
+
+
+def target_stats(ds):
+    """Mean and std of each regression target over the training samples (NaN = unknown)."""
+    if not ds.targets:
+        return torch.zeros(0), torch.ones(0)
+    mean = np.nanmean(ds.target, axis=0)
+    std = np.maximum(np.nanstd(ds.target, axis=0), 1e-6)
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+
+def new_model(method, cfg, seed, ds, mean, std):
+    torch.manual_seed(seed)
+    return build_model(method, cfg, {s: ds.shapes[s] for s in cfg['sensors']}, len(ds.classes),
+                       len(ds.targets), mean, std)
+
+
+def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
+    """Stage 1: unimodal encoders + heads. Returns (model, curves, (pseudo probs, pseudo targets)).
+
+    ``ds``: anything with ``batch(indices)``, ``shapes``, ``classes``, ``targets``, ``label`` and
+    ``target`` (numpy, per sample) - the bag dataset, or the GPU check's arrays.
+    """
+    mcfg = method_config(method, cfg)
+    model = new_model(method, cfg, seed, ds, mean, std)
+    recorder = PseudoLabelRecorder(len(ds), model.sensor_names, len(ds.classes), len(ds.targets))
+    curves = fit(model, ds, mcfg, ctx, seed, desc, recorder=recorder,
+                 record_from=mcfg.epochs - mcfg.pseudo_label_epochs,
+                 shift_px=cfg['data'].get('shift_px'))
+    if ctx.world > 1:
+        recorder.all_reduce()
+    targets = model.normalise(torch.from_numpy(ds.target))
+    pseudo = recorder.select(torch.from_numpy(ds.label), targets)
+    return model, curves, pseudo
+
+
+def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
+    """Stage 2: ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI,
+    its pseudo-labels. Returns (model, curves)."""
+    mcfg = method_config(method, cfg)
+    model = new_model(method, cfg, seed, ds, mean, std)
+    for s, enc in model.encoders().items():
+        enc.load_state_dict({k[len(f'encoder.{s}.'):]: v for k, v in encoders.items()
+                             if k.startswith(f'encoder.{s}.')})
+        enc.requires_grad_(not mcfg.freeze_encoders)
+    curves = fit(model, ds, mcfg, ctx, seed, method,
+                 pseudo=pseudo if method in USES_PSEUDO_LABELS else None,
+                 shift_px=cfg['data'].get('shift_px'))
+    return model, curves
+
+
+def fingerprint(ds):
+    """What pseudo-labels keyed by dataset index depend on: the bags in order, their sample counts
+    and the sample rate."""
+    return {'bags': [str(Path(b).resolve()) for b in ds.bags],
+            'samples': [int(n) for n in np.diff(ds.offsets)], 'sample_hz': ds.rule.sample_hz}
+
+
+def base_checkpoint(method, cfg, seed, ds, sensors_config, mean, std):
+    """Everything but the weights: what rebuilds the model and what it was trained on."""
+    return {'method': method, 'train_config': cfg, 'seed': seed, 'sensors': list(cfg['sensors']),
+            'input_shapes': {s: list(ds.shapes[s]) for s in cfg['sensors']},
+            'preprocess': ds.params, 'sensors_config': str(sensors_config),
+            'sample_hz': ds.rule.sample_hz, 'classes': list(ds.classes),
+            'targets': list(ds.targets), 'target_mean': mean, 'target_std': std,
+            'data': fingerprint(ds)}
+
+
+def save(out, ckpt, model, curves, seconds, ctx):
+    if not ctx.main:
+        return
+    save_run(out, dict(ckpt, model={k: v.cpu() for k, v in model.state_dict().items()}),
+             {'method': ckpt['method'], 'sensors': ckpt['sensors'], 'classes': ckpt['classes'],
+              'targets': ckpt['targets'], 'bags': ckpt['data']['bags'], 'seed': ckpt['seed'],
+              'train_seconds': round(seconds, 1), 'device': ctx.describe()})
+    (Path(out) / CURVES).write_text(json.dumps(curves, indent=1) + '\n')
+    with open(Path(out) / 'config.yaml', 'w') as f:
+        yaml.safe_dump(ckpt['train_config'], f, sort_keys=False)
+    print(f'{ckpt["method"]}: saved {out}', file=sys.stderr)
+
+
+def pretrained_stage1(path, cfg, ds):
+    """A finished unimodal/late run on exactly these bags: its encoders and pseudo-labels."""
+    ckpt = load_run(path)
+    if ckpt['method'] not in ('unimodal', 'late'):
+        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late run')
+    if ckpt['data'] != fingerprint(ds):
+        raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels are '
+                       'keyed by sample, so --pretrained needs a run on the same bags, in the same '
+                       'order, at the same data.sample_hz')
+    if ckpt['train_config']['encoders'] != cfg['encoders']:
+        raise RunError(f'{path}: its encoders differ from the `encoders` of this config')
+    return ckpt
+
+
+def main(args):
+    from xmodal_training.data.bagread import BagError
+    from xmodal_training.loading import DataError
+    ctx = Context(args.device)
+    try:
+        return run(args, ctx)
+    except (DataError, RunError, BagError, ConfigError) as e:
+        print(f'xmodal train fusion: {e}', file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def run(args, ctx):
+    from xmodal_training.loading import check_training_set, open_bags
+    with open(args.config) as f:
+        cfg = yaml.safe_load(f)
+    method = args.method
+    seed = cfg['seed'] = cfg['seed'] if args.seed is None else args.seed
+    for m in (method, 'unimodal') if method in NEEDS_STAGE1 else (method,):
+        method_config(m, cfg)          # fail on a bad config before decoding any bag
+    ds = open_bags(args.bags, args.sensors_config, sample_hz=cfg['data']['sample_hz'])
+    check_training_set(ds, cfg['sensors'], args.config, need_all=method == 'oracle')
+    out = Path(args.out)
+    if ctx.main:
+        print(f'{method}: {len(ds)} samples from {len(ds.bags)} bags '
+              f'({", ".join("+".join(s) for s in sorted(set(ds.bag_sensors)))}); '
+              f'{len(ds.classes)} classes, {len(ds.targets)} targets; {ctx.describe()}',
+              file=sys.stderr)
+    mean, std = target_stats(ds)
+
+    def stage1(method, out, desc):
+        t0 = time.time()
+        model, curves, (probs, targets) = train_unimodal(method, cfg, seed, ds, mean, std, ctx,
+                                                         desc)
+        ckpt = dict(base_checkpoint(method, cfg, seed, ds, args.sensors_config, mean, std),
+                    pseudo={'probs': probs, 'target': targets})
+        save(out, ckpt, model, curves, time.time() - t0, ctx)
+        return dict(ckpt, model=model.state_dict())
+
+    if method not in NEEDS_STAGE1:
+        stage1(method, out, method)
+        return 0
+    if args.pretrained:
+        first = pretrained_stage1(args.pretrained, cfg, ds)
+        mean, std = first['target_mean'], first['target_std']
+    else:
+        first = stage1('unimodal', out / 'stage1', 'stage 1')
+    t0 = time.time()
+    model, curves = train_on_stage1(method, cfg, seed, ds, first['model'],
+                                    (first['pseudo']['probs'], first['pseudo']['target']),
+                                    mean, std, ctx)
+    ckpt = dict(base_checkpoint(method, cfg, seed, ds, args.sensors_config, mean, std),
+                stage1=str(args.pretrained or out / 'stage1'))
+    save(out, ckpt, model, curves, time.time() - t0, ctx)
+    return 0
