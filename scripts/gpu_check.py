@@ -173,14 +173,24 @@ def run(args):
 
     # ONNX Runtime GPU execution providers, where this onnxruntime build has them.
     available = ort.get_available_providers()
+    if 'CUDAExecutionProvider' in available and hasattr(ort, 'preload_dlls'):
+        ort.preload_dlls()          # CUDA/cuDNN from the nvidia-* wheels PyTorch brought
     runtimes = {'onnxruntime CPU': FusionModel(work / 'bundle', backend='onnxruntime',
                                                providers=['CPUExecutionProvider'])}
     for ep in ('CUDAExecutionProvider', 'TensorrtExecutionProvider'):
         if ep not in available:
             skipped.append((ep, f'not in this onnxruntime build ({", ".join(available)})'))
             continue
-        fm = FusionModel(work / 'bundle', backend='onnxruntime',
-                         providers=[ep, 'CPUExecutionProvider'], cache_dir=work / 'engines')
+        try:
+            fm = FusionModel(work / 'bundle', backend='onnxruntime',
+                             providers=[ep, 'CPUExecutionProvider'], cache_dir=work / 'engines')
+        except Exception as e:  # noqa: BLE001 - report and go on with the other providers
+            skipped.append((ep, f'session creation failed: {str(e)[:300]}'))
+            continue
+        if ep not in fm.backend_detail:
+            skipped.append((ep, f'ONNX Runtime fell back to {fm.backend_detail} (its libraries '
+                            'did not load; see the warnings above)'))
+            continue
         report = parity(model, fm, inputs)
         worst = max(max(v.values()) for v in report.values())
         print(f'{ep}: {fm.backend_detail}, max abs error over 15 subsets {worst:.2e} '

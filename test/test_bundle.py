@@ -18,6 +18,12 @@ def test_default_bundle_is_complete_and_runs():
     assert bundle.manifest['export']['parity']['fp32_max_abs_error'] <= 1e-4
     size = sum(p.stat().st_size for p in default_bundle().iterdir())
     assert size < 16 << 20, f'{size} bytes: the shipped bundle should stay a few MB'
+    # The PyTorch weights ride along (for the eager baseline), hash-listed; no machine paths.
+    export = bundle.manifest['export']
+    assert bundle.manifest['files']['checkpoint.pt'] == export['checkpoint_sha256']
+    assert not str(export.get('run', '')).startswith('/')
+    assert sorted(p.name for p in default_bundle().iterdir()) == sorted(
+        ['manifest.yaml', *bundle.manifest['files']])
     params = default_params()
     for s, g in bundle.sensors.items():
         assert g.preprocess == params[s] and g.input_shape == input_shape(s, params[s])
@@ -42,6 +48,22 @@ def test_missing_file_names_the_path(bundle_copy):
     (bundle_copy / 'manifest.yaml').unlink()
     with pytest.raises(BundleError, match=re.escape(str(bundle_copy / 'manifest.yaml'))):
         FusionModel(bundle_copy)
+
+
+def test_extra_files_are_listed_and_verified(bundle_copy):
+    """write_manifest lists extra files with their hashes; load_bundle checks them like graphs."""
+    from xmodal_ros.bundle import write_manifest
+    manifest = load_bundle(bundle_copy).manifest
+    (bundle_copy / 'notes.txt').write_text('provenance')
+    write_manifest(bundle_copy, manifest, extra_files=['checkpoint.pt', 'notes.txt'])
+    assert 'notes.txt' in load_bundle(bundle_copy).manifest['files']
+    (bundle_copy / 'notes.txt').write_text('changed')
+    with pytest.raises(BundleError, match=re.escape(f'{bundle_copy / "notes.txt"}: SHA-256')):
+        load_bundle(bundle_copy)
+    checkpoint = bundle_copy / 'checkpoint.pt'
+    checkpoint.unlink()
+    with pytest.raises(BundleError, match=re.escape(f'{checkpoint}: missing')):
+        load_bundle(bundle_copy)
 
 
 def test_tampered_graph_fails_the_hash_check(bundle_copy):

@@ -1,6 +1,7 @@
 """Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the
 runtime the robot uses, and clear refusals."""
 import itertools
+import shutil
 
 import numpy as np
 import pytest
@@ -38,6 +39,38 @@ def test_export_parity_for_every_subset_through_the_runtime():
             for k in ('probs', 'regression'):
                 worst = max(worst, float(np.abs(got[k] - ref[k].numpy()).max()))
     assert worst <= 1e-4
+
+
+def test_bundle_carries_its_checkpoint_and_no_machine_paths(tmp_path):
+    """The run's checkpoint.pt travels in the bundle, hash-listed like the graphs, and the
+    PyTorch-eager baseline runs from a copy of the bundle anywhere, matching the runtime."""
+    from xmodal_ros.bundle import BundleError, sha256_file
+    from xmodal_training.bench.torch_backend import TorchFusionModel
+    run = trained('umi')
+    bundle = load_bundle(exported())
+    export = bundle.manifest['export']
+    assert bundle.manifest['files']['checkpoint.pt'] == export['checkpoint_sha256'] == \
+        sha256_file(run / 'checkpoint.pt')
+    assert (exported() / 'checkpoint.pt').read_bytes() == (run / 'checkpoint.pt').read_bytes()
+    assert export['run'] == run.name and export['checkpoint'] == 'checkpoint.pt'
+    assert str(run) not in (exported() / 'manifest.yaml').read_text()
+
+    moved = shutil.copytree(exported(), tmp_path / 'elsewhere')
+    eager = TorchFusionModel(moved)
+    runtime = FusionModel(moved, backend='onnxruntime', providers=['CPUExecutionProvider'])
+    x = {s: np.random.default_rng(1).random((2, *runtime.input_shape(s)), dtype=np.float32)
+         for s in runtime.sensors}
+    want = runtime.fuse(sum(runtime.encode(s, v) for s, v in x.items()))
+    got = eager.fuse(sum(eager.encode(s, v) for s, v in x.items()))
+    for k in ('probs', 'regression'):
+        np.testing.assert_allclose(got[k], want[k], atol=1e-4)
+    assert TorchFusionModel(moved, run=run).model_id == bundle.model_id      # --torch-run
+
+    # A bundle without its checkpoint: the baseline says what to do; the runtime is unaffected.
+    bare = shutil.copytree(exported(), tmp_path / 'bare')
+    (bare / 'checkpoint.pt').unlink()
+    with pytest.raises(BundleError, match='checkpoint.pt'):
+        TorchFusionModel(bare)
 
 
 def test_only_projection_plus_sum_methods_export(tmp_path, capsys):

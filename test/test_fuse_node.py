@@ -126,6 +126,25 @@ def test_stale_timeout_and_recovery(node):
     assert back and all(values(m)['live/camera'] == 1.0 for m in back)
 
 
+def test_ticks_keep_the_rate_with_only_a_slow_sensor_live(node):
+    """Ticks run as soon as a message is taken in after a due time, with the timer as fallback:
+    with only the 30 Hz camera live the node still predicts at RATE_HZ (50 Hz), one prediction
+    per due time; with nothing live it predicts nothing."""
+    _, driver = node
+    t0, t1, preds = _phase(driver, ('camera',), duration=1.5, settle=0.5)
+    seconds = (t1 - t0) / 1e9 - 0.5
+    assert 0.85 * RATE_HZ * seconds <= len(preds) <= 1.1 * RATE_HZ * seconds + 2, (
+        len(preds), seconds)
+    with driver.lock:
+        times = [t for t, m in driver.predictions if t0 + 0.5e9 <= t <= t1]
+    assert max(np.diff(times)) / 1e9 < 2.5 / RATE_HZ, max(np.diff(times)) / 1e9
+    assert all(values(m)['live/camera'] == 1.0 for m in preds)
+    time.sleep(TIMEOUT_S + 0.4)
+    with driver.lock:
+        late = [t for t, _ in driver.predictions if t > t1 + (TIMEOUT_S + 0.1) * 1e9]
+    assert not late, f'{len(late)} predictions while no sensor was live'
+
+
 def _status(diag, name):
     for st in diag.status:
         if st.name == f'fuse_node: {name}':

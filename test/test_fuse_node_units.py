@@ -1,4 +1,7 @@
-"""The fuse node's pieces without ROS: liveness rules, message -> model input, latency windows."""
+"""The fuse node's pieces without a ROS graph: liveness rules, message -> model input, latency
+windows, fusion due times, the encoder thread, and parameter checks of an in-process node."""
+import time
+
 import numpy as np
 import pytest
 
@@ -30,6 +33,9 @@ def test_liveness_refuses_bad_stamps_without_touching_state():
     live.accept('camera', t)
     assert 'not newer' in live.check_stamp('camera', t, t)
     assert 'not newer' in live.check_stamp('camera', t - 1, t)
+    # A newer message already handed to the encoder thread counts as the previous one.
+    assert 'not newer' in live.check_stamp('camera', t + 5, t + 10, in_flight_ns=t + 5)
+    assert live.check_stamp('camera', t + 6, t + 10, in_flight_ns=t + 5) is None
     live.reject('camera', 'why')
     h = live.sensors['camera']
     assert (h.accepted, h.malformed, h.last_malformed, h.newest_stamp_ns) == (1, 1, 'why', t)
@@ -104,3 +110,92 @@ def test_fuse_yaml_repeats_the_node_defaults_and_the_sensor_topics():
     for s, defaults in SENSOR_DEFAULTS.items():
         assert params[s] == defaults
         assert params[s]['topic'] == sensors[s]['topic']
+
+
+def test_tick_schedule_serves_the_newest_due_time_and_counts_missed_ones():
+    from xmodal_ros.scheduling import TickSchedule
+    period = 10_000_000
+    sched = TickSchedule(period, first_due_ns=100 * period)
+    assert not sched.due(100 * period - 1)
+    # A message taken in 3 ms after the due time runs the tick: nothing missed.
+    assert sched.due(100 * period + 3_000_000)
+    assert sched.serve(100 * period + 3_000_000) == 0
+    assert sched.next_due_ns == 101 * period
+    # Nothing due again until the next due time, however many messages come in between.
+    assert not sched.due(101 * period - 1)
+    # The fallback timer half a period after the due time: still that due time's tick.
+    assert sched.serve(101 * period + period // 2) == 0 and sched.next_due_ns == 102 * period
+    # The executor blocked past two further due times: the tick serves the newest, two missed.
+    assert sched.serve(104 * period + 1) == 2 and sched.next_due_ns == 105 * period
+
+
+def test_encoder_thread_keeps_the_newest_job_per_sensor_and_stops():
+    import threading
+    from xmodal_ros.scheduling import EncoderThread
+    gate, done = threading.Event(), threading.Event()
+    ran = []
+
+    def work(job):
+        if job == 'first':
+            gate.wait(5)                 # hold the thread while more jobs queue up
+        ran.append(job)
+        return job.upper()
+    notified = []
+    enc = EncoderThread(work, lambda: notified.append(1) or (len(ran) == 3 and done.set()))
+    try:
+        assert enc.submit('camera', 'first') is None
+        deadline = time.monotonic() + 5
+        while enc._pending and time.monotonic() < deadline:   # 'first' has started
+            time.sleep(0.001)
+        assert enc.submit('camera', 'stale') is None
+        assert enc.submit('depth', 'depth1') is None
+        assert enc.submit('camera', 'newest') == 'stale'        # superseded, never run
+        gate.set()
+        assert done.wait(5)
+        assert ran == ['first', 'depth1', 'newest']             # oldest sensor first
+        assert enc.results() == ['FIRST', 'DEPTH1', 'NEWEST'] and enc.results() == []
+        assert len(notified) == 3
+    finally:
+        enc.stop()
+    assert not enc._thread.is_alive()
+
+
+def test_snapshots_do_not_change_with_later_messages():
+    params = default_params()
+    cam = make_input('camera', params['camera'])
+    cam.take(image('rgb8', np.zeros((60, 80, 3), np.uint8), 1))
+    snap = cam.snapshot()
+    cam.take(image('rgb8', np.full((60, 80, 3), 255, np.uint8), 2))
+    assert cam.model_input(snap).max() == 0.0 and cam.model_input().min() == 1.0
+    force = make_input('force', params['force'])
+    for i in range(params['force']['window']):
+        force.take(valid_message('force', i + 1, level=0.0))
+    snap = force.snapshot()
+    force.take(valid_message('force', 999, level=1.0))
+    assert force.model_input(snap).max() == 0.0 and force.model_input().max() > 0.0
+
+
+@pytest.mark.parametrize('overrides, words', [
+    ({'tick_wait_fraction': 1.0}, 'tick_wait_fraction'),
+    ({'tick_wait_fraction': -0.1}, 'tick_wait_fraction'),
+    ({'camera.encode': 'later'}, "camera.encode='later'"),
+])
+def test_bad_scheduling_parameters_fail_configure(overrides, words):
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+    from xmodal_ros.fuse_node import FuseNode
+
+    def never(*args, **kwargs):
+        raise AssertionError('the model must not load with bad parameters')
+    ctx = Context()
+    rclpy.init(context=ctx)
+    try:
+        node = FuseNode(context=ctx, model_factory=never, parameter_overrides=[
+            Parameter(k, value=v) for k, v in overrides.items()])
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert words in node.error
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)

@@ -54,13 +54,22 @@ def load_run(run_dir, map_location='cpu'):
         raise RunError(f'{ckpt_path}: SHA-256 {got[:12]}... does not match {summary_path} '
                        f'({str(summary.get("sha256"))[:12]}...): the checkpoint was changed or '
                        'corrupted; train the run again')
+    ckpt = load_checkpoint(ckpt_path, map_location, sha256=got)
+    ckpt.update(run_dir=str(run_dir))
+    return ckpt
+
+
+def load_checkpoint(path, map_location='cpu', sha256=None):
+    """One checkpoint file (a run's, or the copy inside a bundle), weights only; RunError names
+    the path. ``sha256``: its hash if already computed."""
+    path = Path(path)
     try:
-        ckpt = torch.load(ckpt_path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - unpickling fails in many ways
-        raise RunError(f'{ckpt_path}: not loadable as a weights-only checkpoint ({e})') from None
+        raise RunError(f'{path}: not loadable as a weights-only checkpoint ({e})') from None
     if not isinstance(ckpt, dict) or ckpt.get('format') != FORMAT:
-        raise RunError(f'{ckpt_path}: not an {FORMAT} checkpoint')
-    ckpt.update(run_dir=str(run_dir), sha256=got)
+        raise RunError(f'{path}: not an {FORMAT} checkpoint')
+    ckpt.update(run_dir=str(path.parent), sha256=sha256 or sha256_file(path))
     return ckpt
 
 

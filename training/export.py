@@ -19,6 +19,9 @@ The single graph saves 7% only when every sensor changes at once; sensors arrive
 (force 500 Hz, tactile 100 Hz, camera and depth 30 Hz), so the node's common case is one new
 message, where per-sensor graphs take 31-40% less time. Per-sensor graphs are kept.
 
+The bundle also carries the run's ``checkpoint.pt`` (hash-verified like the graphs, never loaded
+by the runtime) so the PyTorch-eager baseline of ``xmodal bench fuse`` needs nothing outside it.
+
 Parity: every non-empty subset of the model's sensors is run through the runtime class the robot
 uses (``xmodal_ros.model.FusionModel``, ONNX Runtime CPU, fp32) on real preprocessed inputs and
 compared with PyTorch; any output off by more than 1e-4 fails the export (non-zero exit) and
@@ -42,7 +45,7 @@ from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSI
                                BundleError, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
 from xmodal_ros.preprocess import SENSORS
-from xmodal_training.checkpoint import RunError, load_run, rebuild
+from xmodal_training.checkpoint import CHECKPOINT, RunError, load_run, rebuild
 from xmodal_training.methods import EXPORTABLE, sensor_subsets
 
 OPSET = 18
@@ -95,9 +98,28 @@ def write_graphs(model, ckpt, out):
     return {'model_id': f'{ckpt["method"]}-{digest[:8]}', 'method': ckpt['method'],
             'task': {'classes': list(ckpt['classes']), 'targets': list(ckpt['targets'])},
             'tokens': {'k': k, 'd': d}, 'sensors': sensors, 'fusion': {'graph': 'fusion.onnx'},
-            'export': {'xmodal_version': importlib.metadata.version('xmodal_ros'),
-                       'torch': str(torch.__version__), 'opset': OPSET, 'run': ckpt['run_dir'],
+            'export': {'xmodal_version': package_version(),
+                       'torch': str(torch.__version__), 'opset': OPSET,
+                       # Informative only: the run folder's name, not its path on this machine.
+                       'run': Path(ckpt['run_dir']).name, 'checkpoint': CHECKPOINT,
                        'checkpoint_sha256': ckpt['sha256']}}
+
+
+def package_version():
+    """The installed xmodal_ros version; a plain checkout (e.g. the GPU check) has none."""
+    try:
+        return importlib.metadata.version('xmodal_ros')
+    except importlib.metadata.PackageNotFoundError:
+        return 'uninstalled checkout'
+
+
+def copy_checkpoint(ckpt, out):
+    """The run's checkpoint into the bundle, byte for byte (its hash goes into the manifest's
+    files); the PyTorch-eager baseline of `xmodal bench fuse` loads it, the runtime never does."""
+    src = Path(ckpt['run_dir']) / CHECKPOINT
+    shutil.copyfile(src, Path(out) / CHECKPOINT)
+    if sha256_file(Path(out) / CHECKPOINT) != ckpt['sha256']:
+        raise ExportError(f'{src}: changed while it was being exported; export again')
 
 
 def parity(model, runtime, inputs):
@@ -161,7 +183,8 @@ def export_run(ckpt, out, inputs, tensorrt=False, log=print):
     staging.mkdir(parents=True)
     try:
         manifest = write_graphs(model, ckpt, staging)
-        write_manifest(staging, manifest)
+        copy_checkpoint(ckpt, staging)
+        write_manifest(staging, manifest, extra_files=[CHECKPOINT])
         runtime = FusionModel(staging, backend='onnxruntime', providers=['CPUExecutionProvider'])
         try:
             report = parity(model, runtime, inputs)
@@ -172,7 +195,7 @@ def export_run(ckpt, out, inputs, tensorrt=False, log=print):
             f'{min(len(x) for x in inputs.values())} real inputs): max abs error {worst:.2e} '
             f'<= {FP32_TOL:g}')
         manifest['export'].update(parity={'fp32_max_abs_error': worst, 'per_subset': report})
-        write_manifest(staging, manifest)
+        write_manifest(staging, manifest, extra_files=[CHECKPOINT])
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
@@ -187,7 +210,7 @@ def export_run(ckpt, out, inputs, tensorrt=False, log=print):
             log(f'TensorRT FP16 engines for {trt["gpu"]}: max abs error '
                 f'{trt["max_abs_error"]:.2e} <= {FP16_TOL:g}')
         manifest['export']['tensorrt'] = trt     # provenance only: engines live in the cache
-        write_manifest(out, manifest)
+        write_manifest(out, manifest, extra_files=[CHECKPOINT])
     return manifest['export']
 
 

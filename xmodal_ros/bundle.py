@@ -13,8 +13,12 @@ hashes before anything runs. Layout of manifest.yaml:
     sensors:                                    # one graph per sensor: input -> tokens (B, k, d)
       camera: {graph: camera.onnx, input_shape: [3, 48, 64], preprocess: {...}}
     fusion: {graph: fusion.onnx}                # summed tokens (B, k, d) -> probs, regression
-    files: {camera.onnx: <sha256>, ...}         # every file above
+    files: {camera.onnx: <sha256>, ...}         # every file above, and any extra file
     export: {...}                               # provenance and measured parity, informative
+
+Extra files ride along verified like the graphs but are never opened by the runtime: the export
+adds ``checkpoint.pt``, the PyTorch weights the graphs came from, so the eager baseline of
+``xmodal bench fuse`` runs from the bundle alone, wherever it is copied.
 """
 import dataclasses
 import hashlib
@@ -63,10 +67,12 @@ def sha256_file(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-def write_manifest(root, manifest):
-    """Record the SHA-256 of every graph the manifest names, then write manifest.yaml."""
+def write_manifest(root, manifest, extra_files=()):
+    """Record the SHA-256 of every graph the manifest names and of ``extra_files`` (paths relative
+    to ``root``, e.g. ``['checkpoint.pt']``), then write manifest.yaml."""
     root = Path(root)
     names = [s['graph'] for s in manifest['sensors'].values()] + [manifest['fusion']['graph']]
+    names += [str(n) for n in extra_files if str(n) not in names]
     manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION,
                     files={n: sha256_file(root / n) for n in names})
     with open(root / MANIFEST, 'w') as f:

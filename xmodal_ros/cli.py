@@ -91,9 +91,13 @@ def build_parser():
               'latency of the live node vs. the same node running PyTorch eagerly')
     bf.add_argument('--duration', type=float, default=60.0, help='seconds per measured run')
     bf.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    bf.add_argument('--params', default=str(config_path('fuse.yaml')),
+                    help='the node\'s ROS 2 parameter YAML (both variants)')
+    bf.add_argument('--repeats', type=int, default=1,
+                    help='rounds of both variants, alternating which runs first (default 1)')
     bf.add_argument('--torch-run', default=None,
-                    help="the bundle's training run folder, for the PyTorch-eager baseline "
-                         "(default: the manifest's export.run)")
+                    help="take the PyTorch-eager baseline's weights from this training run "
+                         "folder (default: the bundle's own checkpoint.pt)")
     bf.add_argument('--torch-threads', type=int, default=1,
                     help='PyTorch intra-op threads of the baseline (default 1, as ONNX Runtime '
                          "uses; 0: PyTorch's own default)")

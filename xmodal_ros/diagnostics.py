@@ -15,7 +15,7 @@ class LatencyWindow:
     """The newest ``capacity`` samples of one latency, in milliseconds."""
 
     def __init__(self, capacity):
-        self._buf = np.zeros(int(capacity), np.float64)
+        self._buf = np.empty(int(capacity), np.float64)   # only [:count] is ever read
         self.count = 0
 
     def add(self, ms):
@@ -29,8 +29,12 @@ class LatencyWindow:
         return np.roll(self._buf[:n], -start)
 
     def percentiles(self, qs=(50, 99)):
-        v = self.values()
-        return tuple(float(np.percentile(v, q)) for q in qs) if v.size else (None,) * len(qs)
+        """Percentiles of the samples held: one partial sort of the buffer as it lies (their order
+        does not matter), so /diagnostics costs the executor thread little."""
+        n = min(self.count, self._buf.size)
+        if not n:
+            return (None,) * len(qs)
+        return tuple(float(x) for x in np.percentile(self._buf[:n], qs))
 
 
 @dataclasses.dataclass
@@ -40,7 +44,12 @@ class FuseStats:
     Latency names: ``e2e`` publish time - newest input stamp of each prediction; ``arrival``
     publish time - callback entry of that newest input; ``fuse`` fusion head run;
     ``encode/<sensor>`` preprocess + encoder run of one message; ``to_prediction/<sensor>``
-    publish time - stamp, for each encoded message, at the first prediction that contains it.
+    publish time - stamp, for each encoded message, at the first prediction that contains it;
+    ``path/<stage>`` one prediction's input->publish split over its newest input's path
+    (delivery, executor, convert, preprocess, encode, wait, fuse, publish; they add up to
+    ``e2e``). ``superseded``: per sensor, messages the encoder thread skipped because a newer one
+    of the same sensor arrived before their turn. ``tick_starts``: ticks started by a message
+    taken in ('message'), by encoder-thread results ('encoder') or by the fallback timer ('timer').
     """
     capacity: int
     ticks: int = 0
@@ -48,6 +57,8 @@ class FuseStats:
     missed_cycles: int = 0
     idle_ticks: int = 0
     latency: dict = dataclasses.field(default_factory=dict)
+    superseded: dict = dataclasses.field(default_factory=dict)
+    tick_starts: dict = dataclasses.field(default_factory=dict)
 
     def window(self, name):
         w = self.latency.get(name)

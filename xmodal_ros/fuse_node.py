@@ -5,13 +5,17 @@ activate subscribes and starts the prediction and diagnostics timers; deactivate
 cleanup releases the model. With ``autostart`` (the default for ``xmodal fuse`` and ``fuse_node``)
 the node walks itself to active and exits non-zero if configuring fails.
 
-Each sensor message is checked and converted on arrival, then encoded (at once, or for a sensor
-with ``encode_every_message: false`` at the next tick) and its tokens kept; every tick the tokens of
-the live sensors are summed and the fusion head runs. Output: a JointState used as stamped named
-values, ``class/<name>`` (probability), ``target/<name>`` (regression) and ``live/<sensor>``
-(1.0 / 0.0), stamped with the newest input stamp. See docs/RUNTIME.md.
+Each sensor message is checked and converted on arrival, then encoded (per sensor ``encode``:
+on the encoder thread, in its callback, or at the next tick) and its tokens kept. Fusion is due
+every 1/``rate_hz``: a due tick runs as soon as the next sensor message has been taken in (or its
+tokens are ready), so the newest input is fused without waiting for a timer phase, and a timer
+runs it ``tick_wait_fraction`` of a period after the due time when no message came. A tick sums the
+live sensors' tokens and runs the fusion head. Output: a JointState used as stamped named values,
+``class/<name>`` (probability), ``target/<name>`` (regression) and ``live/<sensor>`` (1.0 / 0.0),
+stamped with the newest input stamp. See docs/RUNTIME.md.
 """
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -36,26 +40,30 @@ from xmodal_ros.liveness import Liveness
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import config_path, default_bundle
 from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.scheduling import EncoderThread, TickSchedule
 from xmodal_ros.sensor_input import make_input
 
 NODE_NAME = 'fuse_node'
 # Parameter defaults; config/fuse.yaml documents each key and repeats these values (a test checks).
 PARAMETERS = {
     'bundle': '', 'backend': 'auto', 'threads': 1, 'engine_cache_dir': '', 'rate_hz': 100.0,
-    'frame_id': 'base_link', 'prediction_topic': '/xmodal/prediction',
+    'tick_wait_fraction': 0.5, 'frame_id': 'base_link', 'prediction_topic': '/xmodal/prediction',
     'classes_topic': '/xmodal/classes', 'diagnostics_period': 1.0, 'future_tolerance': 0.5,
     'autostart': True,   # not in fuse.yaml: set by `xmodal fuse --managed` / launch managed:=true
 }
 SENSOR_DEFAULTS = {
     'camera': dict(enabled=True, topic='/camera/color/image_raw', timeout=0.2, queue_depth=1,
-                   encode_every_message=True),
+                   encode='thread'),
     'depth': dict(enabled=True, topic='/camera/depth/image_rect_raw', timeout=0.2, queue_depth=1,
-                  encode_every_message=True),
+                  encode='thread'),
     'tactile': dict(enabled=True, topic='/tactile/pressure', timeout=0.1, queue_depth=5,
-                    encode_every_message=True),
+                    encode='arrival'),
     'force': dict(enabled=True, topic='/wrist/wrench', timeout=0.1, queue_depth=50,
-                  encode_every_message=False),
+                  encode='tick'),
 }
+# Where a sensor's messages are encoded: on the encoder thread as they arrive (newest first),
+# in their subscription callback, or only the newest one at the next fusion tick.
+ENCODE_MODES = ('thread', 'arrival', 'tick')
 MSG_TYPES = {'camera': Image, 'depth': Image, 'tactile': Image, 'force': WrenchStamped}
 PREDICTION_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                             reliability=ReliabilityPolicy.RELIABLE,
@@ -73,19 +81,33 @@ def sensor_qos(depth):
 
 
 @dataclasses.dataclass
+class Trace:
+    """Where one message's time went on its way into tokens (for the latency breakdown)."""
+    stamp_ns: int                     # header stamp
+    received_ns: int                  # taken into the DDS reader (rmw received_timestamp; 0: n/a)
+    callback_ns: int                  # node clock when its subscription callback started
+    convert_ms: float                 # stamp check + conversion (take)
+    preprocess_ms: float = 0.0
+    encode_ms: float = 0.0
+
+
+@dataclasses.dataclass
 class SensorSlot:
     """One enabled sensor while configured: its input state and its latest projected tokens."""
     name: str
     topic: str
     queue_depth: int
-    encode_every_message: bool        # False: encode the newest message at the fusion tick
+    encode: str                       # one of ENCODE_MODES
     input: object                     # sensor_input.ImageInput / WrenchInput
     tokens: Optional[np.ndarray] = None
-    tokens_stamp_ns: int = 0          # header stamp of the message the tokens come from
-    tokens_arrival_ns: int = 0        # node clock when that message's callback started
+    trace: Optional[Trace] = None     # of the message the tokens come from
     tokens_used: bool = True          # already counted in a prediction's latency
-    pending_stamp_ns: int = 0         # newest accepted message not encoded yet (0: none)
-    pending_arrival_ns: int = 0
+    pending: Optional[Trace] = None   # newest accepted message not encoded yet (encode: tick)
+    in_flight_ns: int = 0             # stamp of the newest message handed to the encoder thread
+
+    @property
+    def tokens_stamp_ns(self):
+        return self.trace.stamp_ns if self.trace is not None else 0
 
 
 class FuseNode(LifecycleNode):
@@ -106,9 +128,13 @@ class FuseNode(LifecycleNode):
         self._diagnostics_pub = None
         self._sensor_subs: list = []
         self._tick_timer = None
-        self._diagnostics_timer = None
+        self._diagnostics_ns = self._next_diagnostics_ns = 0   # /diagnostics period, next due
         self._tokens_sum: Optional[np.ndarray] = None       # (1, k, d) reused every tick
-        self._last_tick_ns: int = 0
+        self._schedule: Optional[TickSchedule] = None
+        self._wait_fraction = 0.0
+        self._encoder: Optional[EncoderThread] = None
+        self._encoded_gc = None                             # guard condition: encoder results
+        self._prediction: Optional[JointState] = None       # reused every tick
         self.stats: Optional[diagnostics.FuseStats] = None
         self.error: Optional[str] = None                    # why the last configure failed
         super().__init__(node_name, **kwargs)
@@ -145,17 +171,20 @@ class FuseNode(LifecycleNode):
         for s in enabled:
             self._slots[s] = SensorSlot(
                 name=s, topic=self._param(f'{s}.topic'),
-                queue_depth=self._param(f'{s}.queue_depth'),
-                encode_every_message=self._param(f'{s}.encode_every_message'),
+                queue_depth=self._param(f'{s}.queue_depth'), encode=self._param(f'{s}.encode'),
                 input=make_input(s, self._model.preprocess_params(s)))
         self._liveness = Liveness({s: self._param(f'{s}.timeout') for s in enabled},
                                   self._param('future_tolerance'))
         self._period_ns = int(1e9 / self._param('rate_hz'))
+        self._wait_fraction = float(self._param('tick_wait_fraction'))
         self._frame_id = self._param('frame_id')
         self._names = ([f'class/{c}' for c in self._model.classes]
                        + [f'target/{t}' for t in self._model.targets]
                        + [f'live/{s}' for s in enabled])
         self._tokens_sum = np.zeros((1, *self._model.tokens_shape), np.float32)
+        self._prediction = JointState()
+        self._prediction.header.frame_id = self._frame_id
+        self._prediction.name = self._names
         self._prediction_pub = self.create_lifecycle_publisher(
             JointState, self._param('prediction_topic'), PREDICTION_QOS)
         self._classes_pub = self.create_lifecycle_publisher(
@@ -175,18 +204,37 @@ class FuseNode(LifecycleNode):
         bad = [f'{n}={self._param(n)}' for n in positive if self._param(n) <= 0]
         if bad:
             raise ValueError(f'parameters must be > 0: {", ".join(bad)}')
+        wait = self._param('tick_wait_fraction')
+        if not 0.0 <= wait < 1.0:
+            raise ValueError(f'tick_wait_fraction={wait}: must be >= 0 and < 1 (a fraction of '
+                             'the fusion period)')
+        bad = [f'{s}.encode={self._param(f"{s}.encode")!r}' for s in enabled
+               if self._param(f'{s}.encode') not in ENCODE_MODES]
+        if bad:
+            raise ValueError(f'{", ".join(bad)}: expected one of {", ".join(ENCODE_MODES)}')
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the enabled sensors and start predicting."""
         self.stats = diagnostics.FuseStats(self._stats_capacity)
-        self._last_tick_ns = 0
-        for slot in self._slots.values():
+        if any(slot.encode == 'thread' for slot in self._slots.values()):
+            self._encoded_gc = self.create_guard_condition(self._on_encoded)
+            self._encoder = EncoderThread(self._encode_job, self._encoded_gc.trigger)
+        # The executor takes ready messages in subscription order: the cheap ones (encoded at the
+        # tick or on arrival) first, so a force reading that is ready together with a camera frame
+        # is not held up behind the frame's ~0.5 ms take.
+        for slot in sorted(self._slots.values(), key=lambda sl: -ENCODE_MODES.index(sl.encode)):
             self._sensor_subs.append(self.create_subscription(
                 MSG_TYPES[slot.name], slot.topic,
-                lambda msg, s=slot: self._on_message(s, msg), sensor_qos(slot.queue_depth)))
-        self._tick_timer = self.create_timer(self._period_ns / 1e9, self._on_tick)
-        self._diagnostics_timer = self.create_timer(self._param('diagnostics_period'),
-                                                    self._on_diagnostics)
+                lambda msg, info, s=slot: self._on_message(s, msg, info),
+                sensor_qos(slot.queue_depth)))
+        # The timer fires tick_wait_fraction of a period after each due time: the fallback for
+        # due ticks that no message started (see _maybe_tick).
+        self._tick_timer = self.create_timer(self._period_ns / 1e9, self._on_timer)
+        first_fire = self.get_clock().now().nanoseconds + self._tick_timer.time_until_next_call()
+        self._schedule = TickSchedule(
+            self._period_ns, first_fire - int(self._wait_fraction * self._period_ns))
+        self._diagnostics_ns = int(self._param('diagnostics_period') * 1e9)
+        self._next_diagnostics_ns = self._schedule.next_due_ns + self._diagnostics_ns
         ret = super().on_activate(state)
         self._classes_pub.publish(String(data=','.join(self._model.classes)))
         self.get_logger().info('active')
@@ -215,10 +263,20 @@ class FuseNode(LifecycleNode):
         for sub in self._sensor_subs:
             self.destroy_subscription(sub)
         self._sensor_subs = []
-        for timer in (self._tick_timer, self._diagnostics_timer):
-            if timer is not None:
-                self.destroy_timer(timer)
-        self._tick_timer = self._diagnostics_timer = None
+        if self._tick_timer is not None:
+            self.destroy_timer(self._tick_timer)
+        self._tick_timer = None
+        if self._encoder is not None:
+            self._encoder.stop()         # before the guard condition it triggers goes
+        self._encoder = None
+        if self._encoded_gc is not None:
+            self.destroy_guard_condition(self._encoded_gc)
+        self._encoded_gc = None
+
+    def destroy_node(self):
+        """Stop the encoder thread before the node (and the model it uses) goes."""
+        self._stop_io()
+        super().destroy_node()
 
     def _release(self):
         for pub in (self._prediction_pub, self._classes_pub, self._diagnostics_pub):
@@ -226,6 +284,7 @@ class FuseNode(LifecycleNode):
                 self.destroy_lifecycle_publisher(pub)
         self._prediction_pub = self._classes_pub = self._diagnostics_pub = None
         self._slots = self._liveness = self._names = self._tokens_sum = None
+        self._schedule = self._prediction = None
         self._release_model()
 
     def _release_model(self):
@@ -244,14 +303,19 @@ class FuseNode(LifecycleNode):
         return True
 
     # -- data path ---------------------------------------------------------------------------
+    #
+    # Everything below runs on the executor thread, except _encode_job (the encoder thread),
+    # which touches no node state: it gets a snapshot of the input and returns a result that
+    # _on_encoded applies here.
 
-    def _on_message(self, slot, msg):
-        """Check and convert one message, then encode it now or mark it for the next tick;
-        a malformed message is counted and dropped, never raised."""
+    def _on_message(self, slot, msg, info):
+        """Check and convert one message, then encode it (encoder thread, here, or at the next
+        tick) and run a due tick; a malformed message is counted and dropped, never raised."""
         now = self.get_clock().now().nanoseconds
+        t0 = time.perf_counter()
         try:
             stamp = stamp_ns(msg.header)
-            reason = self._liveness.check_stamp(slot.name, stamp, now)
+            reason = self._liveness.check_stamp(slot.name, stamp, now, slot.in_flight_ns)
             if reason is None:
                 slot.input.take(msg)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the node
@@ -259,82 +323,162 @@ class FuseNode(LifecycleNode):
         if reason is not None:
             self._liveness.reject(slot.name, reason)
             return
-        slot.pending_stamp_ns, slot.pending_arrival_ns = stamp, now
-        if slot.encode_every_message and not self._encode(slot):
+        trace = Trace(stamp, info.get('received_timestamp', 0), now,
+                      (time.perf_counter() - t0) * 1e3)
+        if slot.encode == 'thread':
+            if not slot.input.ready:   # a force window still filling: nothing to encode yet
+                self._liveness.accept(slot.name, stamp)
+                return
+            slot.in_flight_ns = stamp
+            if self._encoder.submit(slot.name, (slot, slot.input.snapshot(), trace)) is not None:
+                self.stats.superseded[slot.name] = self.stats.superseded.get(slot.name, 0) + 1
+            return                     # accepted, and a due tick run, once its tokens are ready
+        slot.pending = trace
+        if slot.encode == 'arrival' and not self._encode(slot):
             return
         self._liveness.accept(slot.name, stamp)
+        self._maybe_tick('message')
 
     def _encode(self, slot):
-        """Encode the slot's pending message into its tokens once its input is complete; False
-        (counted as malformed) if preprocessing or the encoder fails on it."""
-        if not slot.pending_stamp_ns or not slot.input.ready:
+        """Encode the slot's pending message into its tokens, here, once its input is complete;
+        False (counted as malformed) if preprocessing or the encoder fails on it."""
+        if slot.pending is None or not slot.input.ready:
             return True
+        trace, slot.pending = slot.pending, None
+        result = self._run_encoder(slot, None, trace)
+        if isinstance(result, str):
+            self._liveness.reject(slot.name, result)
+            return False
+        self._set_tokens(slot, result, trace)
+        return True
+
+    def _run_encoder(self, slot, snapshot, trace):
+        """Preprocess + encode ``snapshot`` (None: the input's current state), on either thread;
+        fills in ``trace``; returns the tokens, or the error text."""
         t0 = time.perf_counter()
         try:
-            tokens = self._model.encode(slot.name, slot.input.model_input())
+            x = slot.input.model_input(snapshot)
+            t1 = time.perf_counter()
+            tokens = self._model.encode(slot.name, x)
+            t2 = time.perf_counter()
             if not np.isfinite(tokens).all():
                 raise ValueError('the encoder produced non-finite tokens for this input')
         except Exception as e:  # noqa: BLE001 - bad input must never stop the node
-            slot.pending_stamp_ns = 0
-            self._liveness.reject(slot.name, f'{type(e).__name__}: {e}')
-            return False
-        self.stats.window(f'encode/{slot.name}').add((time.perf_counter() - t0) * 1e3)
-        slot.tokens, slot.tokens_stamp_ns = tokens, slot.pending_stamp_ns
-        slot.tokens_arrival_ns, slot.tokens_used = slot.pending_arrival_ns, False
-        slot.pending_stamp_ns = 0
-        return True
+            return f'{type(e).__name__}: {e}'
+        trace.preprocess_ms, trace.encode_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        return tokens
+
+    def _set_tokens(self, slot, tokens, trace):
+        self.stats.window(f'encode/{slot.name}').add(trace.preprocess_ms + trace.encode_ms)
+        slot.tokens, slot.trace, slot.tokens_used = tokens, trace, False
+
+    def _encode_job(self, job):
+        """On the encoder thread: (slot, tokens or error text, trace)."""
+        slot, snapshot, trace = job
+        return slot, self._run_encoder(slot, snapshot, trace), trace
+
+    def _on_encoded(self):
+        """Guard condition: apply the encoder thread's results, then run a due tick."""
+        if self._encoder is None:
+            return
+        for slot, result, trace in self._encoder.results():
+            if isinstance(result, str):
+                self._liveness.reject(slot.name, result)
+                continue
+            self._set_tokens(slot, result, trace)
+            self._liveness.accept(slot.name, trace.stamp_ns)
+        self._maybe_tick('encoder')
 
     def live_sensors(self, now_ns):
         """Enabled sensors whose newest message is within their timeout and that have tokens."""
         return [s for s, slot in self._slots.items()
                 if slot.tokens is not None and self._liveness.is_live(s, now_ns)]
 
-    def _on_tick(self):
-        stats = self.stats
-        tick = time.monotonic_ns()
-        if self._last_tick_ns:
-            stats.missed_cycles += max(0, round((tick - self._last_tick_ns) / self._period_ns) - 1)
-        self._last_tick_ns = tick
-        stats.ticks += 1
+    def _maybe_tick(self, started_by):
+        """After a message was taken in (or encoder results applied): run the fusion tick if one is
+        due (tick_wait_fraction > 0; with 0 only the timer ticks, at the due times)."""
+        if self._wait_fraction > 0.0:
+            now = self.get_clock().now().nanoseconds
+            if self._schedule.due(now):
+                self._tick(now, started_by)
+
+    def _on_timer(self):
+        """Fallback: a due tick that no message started by now runs without a new message."""
         now = self.get_clock().now().nanoseconds
+        if self._schedule.due(now):
+            self._tick(now, 'timer')
+
+    def _tick(self, now, started_by):
+        """The fusion tick, then /diagnostics when due: built right after a prediction went out,
+        in the slack before the next due time, it never holds up a tick (it takes ~0.5 ms)."""
+        starts = self.stats.tick_starts
+        starts[started_by] = starts.get(started_by, 0) + 1
+        self._fuse(now)
+        if now >= self._next_diagnostics_ns:
+            self._next_diagnostics_ns = max(self._next_diagnostics_ns + self._diagnostics_ns,
+                                            now)
+            self._publish_diagnostics()
+
+    def _fuse(self, now):
+        stats = self.stats
+        stats.missed_cycles += self._schedule.serve(now)
+        stats.ticks += 1
         for slot in self._slots.values():
-            if slot.pending_stamp_ns and self._liveness.is_live(slot.name, now):
+            if slot.pending is not None and self._liveness.is_live(slot.name, now):
                 self._encode(slot)
         live = self.live_sensors(now)
         if not live:
             stats.idle_ticks += 1
             return
+        t0 = time.perf_counter()
         total = self._tokens_sum
         np.copyto(total, self._slots[live[0]].tokens)
         for s in live[1:]:
             total += self._slots[s].tokens
-        t0 = time.perf_counter()
         try:
             out = self._model.fuse(total)
         except Exception as e:  # noqa: BLE001 - keep predicting on the next tick
             self.get_logger().error(f'fusion head failed: {e}', throttle_duration_sec=5.0)
             return
-        stats.window('fuse').add((time.perf_counter() - t0) * 1e3)
+        t1 = time.perf_counter()
         newest = max(live, key=lambda s: self._slots[s].tokens_stamp_ns)
-        stamp = self._slots[newest].tokens_stamp_ns
-        msg = JointState()
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
-        msg.header.frame_id = self._frame_id
-        msg.name = self._names
+        trace = self._slots[newest].trace
+        msg = self._prediction
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(trace.stamp_ns, 1_000_000_000)
         msg.position = (out['probs'][0].tolist() + out['regression'][0].tolist()
                         + [1.0 if s in live else 0.0 for s in self._slots])
         self._prediction_pub.publish(msg)
         done = self.get_clock().now().nanoseconds
+        t2 = time.perf_counter()
         stats.published += 1
-        stats.window('e2e').add((done - stamp) / 1e6)
-        stats.window('arrival').add((done - self._slots[newest].tokens_arrival_ns) / 1e6)
+        e2e = (done - trace.stamp_ns) / 1e6
+        stats.window('e2e').add(e2e)
+        stats.window('arrival').add((done - trace.callback_ns) / 1e6)
+        fuse_ms, publish_ms = (t1 - t0) * 1e3, (t2 - t1) * 1e3
+        stats.window('fuse').add(fuse_ms)
+        self._add_path(stats, trace, e2e, fuse_ms, publish_ms)
         for s in live:
             slot = self._slots[s]
             if not slot.tokens_used:
                 slot.tokens_used = True
                 stats.window(f'to_prediction/{s}').add((done - slot.tokens_stamp_ns) / 1e6)
 
-    def _on_diagnostics(self):
+    @staticmethod
+    def _add_path(stats, trace, e2e, fuse_ms, publish_ms):
+        """Split one prediction's input->publish over the stages of its newest input's path."""
+        if trace.received_ns:
+            delivery = (trace.received_ns - trace.stamp_ns) / 1e6
+            executor = (trace.callback_ns - trace.received_ns) / 1e6
+        else:                          # rmw without a receive time: all of it is "delivery"
+            delivery, executor = (trace.callback_ns - trace.stamp_ns) / 1e6, 0.0
+        parts = {'delivery': delivery, 'executor': executor, 'convert': trace.convert_ms,
+                 'preprocess': trace.preprocess_ms, 'encode': trace.encode_ms, 'fuse': fuse_ms,
+                 'publish': publish_ms}
+        parts['wait'] = e2e - math.fsum(parts.values())
+        for name, ms in parts.items():
+            stats.window(f'path/{name}').add(ms)
+
+    def _publish_diagnostics(self):
         now = self.get_clock().now()
         self._liveness.update_rates(now.nanoseconds)
         self._diagnostics_pub.publish(diagnostics.build_array(
@@ -346,16 +490,67 @@ class FuseNode(LifecycleNode):
 # -- process entry points ----------------------------------------------------------------------
 
 
+class OrderedExecutor(SingleThreadedExecutor):
+    """A SingleThreadedExecutor that looks at what is ready again after every callback.
+
+    rclpy's executors run every entity that one wait found ready before waiting again, so a force
+    reading that arrives while a camera frame is being taken (~0.5 ms) waited for the depth frame
+    of the same wait as well. Starting each callback from a fresh wait means the first ready
+    subscription in creation order runs next, and the node creates its subscriptions cheapest
+    first. It costs one more wait-set pass only where a wait found several entities ready.
+    """
+
+    def _spin_once_impl(self, timeout_sec=None, wait_condition=lambda: False):
+        try:
+            super()._spin_once_impl(timeout_sec, wait_condition)
+        finally:
+            # rclpy keeps the rest of the last wait's list in _cb_iter (every distro since Foxy);
+            # where it does not, this is a plain SingleThreadedExecutor.
+            ready = getattr(self, '_cb_iter', None)
+            if ready is not None:
+                self._cb_iter = None
+                ready.close()
+
+
 def make_executor():
-    """One SingleThreadedExecutor. Measured on 2 cores (xmodal bench fuse): a MultiThreadedExecutor
-    with 2 threads and a callback group per sensor and for the tick cost 79 % of a core instead of
-    52 %, with p99 input->publish 24 ms instead of 8 ms (GIL hand-offs; 47 missed cycles in 12 s
-    instead of 2); the experimental EventsExecutor hung with this lifecycle node."""
-    return SingleThreadedExecutor()
+    """The node's executor: one thread (OrderedExecutor). Measured on 2 cores (xmodal bench
+    fuse): a MultiThreadedExecutor with 2 threads and a callback group per sensor and for the tick
+    cost 79 % of a core instead of 52 %, with p99 input->publish 24 ms instead of 8 ms (GIL
+    hand-offs; 47 missed cycles in 12 s instead of 2); the experimental EventsExecutor hung with
+    this lifecycle node and has no guard conditions (the encoder thread hands results back
+    through one)."""
+    return OrderedExecutor()
+
+
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MALLOC_KEEP_BYTES = 64 << 20
+
+
+def keep_large_allocations(keep_bytes=MALLOC_KEEP_BYTES):
+    """Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
+
+    Each camera-sized message is allocated and freed several times on its way into the node
+    (DDS history, rmw's C message, rclpy's Python message). By default glibc maps every block
+    over 128 KiB freshly and unmaps it on free, so each one page-faults in again: taking one
+    640x480 32FC1 image took 1.74 ms on the executor thread, 0.50 ms with this (measured here,
+    rclpy 9 / Fast DDS 3). Process-wide, so call it once from the node's process; the heap then
+    keeps up to ``keep_bytes`` of freed memory instead of returning it to the system. Returns
+    False where the C library has no mallopt (not glibc).
+    """
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, int(keep_bytes) // 2)
+                and mallopt(_M_TRIM_THRESHOLD, int(keep_bytes)))
 
 
 def spin(args=None, **node_kwargs):
     """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code."""
+    keep_large_allocations()
     rclpy.init(args=args)
     node = None
     try:

@@ -32,17 +32,22 @@ class Liveness:
                         for name, t in timeouts_s.items()}
         self.future_tolerance_ns = int(future_tolerance_s * NS)
 
-    def check_stamp(self, sensor, stamp_ns, now_ns):
-        """Why a message with this stamp must be dropped, or None if it may be used."""
+    def check_stamp(self, sensor, stamp_ns, now_ns, in_flight_ns=0):
+        """Why a message with this stamp must be dropped, or None if it may be used.
+
+        ``in_flight_ns``: stamp of a message of this sensor taken in but not accepted yet (being
+        encoded on another thread); the new one must be newer than that one too.
+        """
         h = self.sensors[sensor]
         if stamp_ns <= 0:
             return 'header stamp is zero (unset); stamp messages with the capture time'
         if stamp_ns > now_ns + self.future_tolerance_ns:
             return (f'stamp is {(stamp_ns - now_ns) / NS:.3f} s in the future (tolerance '
                     f'{self.future_tolerance_ns / NS:g} s): is the sender\'s clock synchronised?')
-        if stamp_ns <= h.newest_stamp_ns:
+        previous = max(h.newest_stamp_ns, in_flight_ns)
+        if stamp_ns <= previous:
             return (f'stamp is not newer than the previous message\'s (by '
-                    f'{(h.newest_stamp_ns - stamp_ns) / 1e6:.3f} ms): out of order or repeated')
+                    f'{(previous - stamp_ns) / 1e6:.3f} ms): out of order or repeated')
         return None
 
     def accept(self, sensor, stamp_ns):

@@ -4,6 +4,8 @@
 buffer, or one wrench reading appended to the force window); it raises ConversionError for anything
 malformed and is cheap, so every message is checked even when encoding is rate-capped.
 ``model_input()`` then preprocesses the latest state into a (1, *input_shape) float32 batch.
+``snapshot()`` returns that state as an object later messages do not change, so another thread
+(the node's encoder thread) can preprocess it with ``model_input(snapshot)`` while ``take`` goes on.
 """
 import numpy as np
 
@@ -26,23 +28,27 @@ class ImageInput:
         self.params = params
         self.accept = IMAGE_ACCEPT[sensor]
         self._eager = sensor == 'tactile'
-        self._array = None
-        self._encoding = None
+        self._latest = None               # (array, encoding), replaced as one object per message
 
     def take(self, msg):
         arr = image_to_array(msg, self.accept)
         if self._eager:
             arr = preprocess(self.sensor, arr, msg.encoding, self.params)
-        self._array, self._encoding = arr, msg.encoding
+        self._latest = (arr, msg.encoding)
 
     @property
     def ready(self):
-        return self._array is not None
+        return self._latest is not None
 
-    def model_input(self):
+    def snapshot(self):
+        """The newest message's array (a view of its buffer, kept alive by it) and encoding."""
+        return self._latest
+
+    def model_input(self, snapshot=None):
+        arr, encoding = snapshot or self._latest
         if self._eager:
-            return self._array[None]
-        return preprocess(self.sensor, self._array, self._encoding, self.params)[None]
+            return arr[None]
+        return preprocess(self.sensor, arr, encoding, self.params)[None]
 
 
 class WrenchInput:
@@ -72,8 +78,12 @@ class WrenchInput:
     def ready(self):
         return self._count >= self.window
 
-    def model_input(self):
-        view = self._ring[self._next:self._next + self.window]
+    def snapshot(self):
+        """A copy of the current window, oldest first (the ring itself changes with each take)."""
+        return self._ring[self._next:self._next + self.window].copy()
+
+    def model_input(self, snapshot=None):
+        view = self._ring[self._next:self._next + self.window] if snapshot is None else snapshot
         return preprocess(self.sensor, view, None, self.params)[None]
 
 

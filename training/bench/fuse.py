@@ -2,25 +2,35 @@
 
 Three processes per variant, real DDS between them: a publisher (camera and depth 640x480 at
 30 Hz, tactile at 100 Hz, force at 500 Hz, each message stamped with the system clock right before
-``publish``), the fuse node (config/fuse.yaml, unchanged), and a subscriber of the predictions.
+``publish``), the fuse node (config/fuse.yaml, or --params), and a subscriber of the predictions.
 The two variants run one after the other in the same invocation with identical settings; only the
 node's ``model_factory`` differs (xmodal_ros.model.FusionModel vs. training/bench/torch_backend).
+With --repeats N they alternate N times (ONNX Runtime first in odd rounds, PyTorch first in even
+ones) and every round is reported: which sensor phase a run happens to lock into moves p99 by
+~1 ms, so one round alone is not a comparison.
 
 Latencies (all on the system clock, which the node's ROS clock is):
   input->publish   for each prediction: its publish time minus the stamp of the newest sensor
                    message in it (= its header.stamp). Covers DDS delivery into the node, waiting
                    in the executor, conversion, preprocessing, encoding, waiting for the fusion
                    tick and the fusion head.
+  by stage         the same, split along the newest input's path: delivery (stamp -> taken into
+                   the node's DDS reader, rmw received_timestamp), executor (-> its callback
+                   starts), convert (stamp check + conversion), preprocess + encode (that
+                   message's), wait (the rest: encoder thread queue and hand-back, waiting for the
+                   due time, encoding other sensors pending at the tick), fuse (token sum + fusion
+                   head), publish; mean over all predictions / over the slowest 1 %.
   msg->first pred  for each encoded sensor message: publish time of the first prediction that
                    contains its tokens minus its stamp (per sensor; includes the wait for the tick,
                    up to 1/rate_hz).
   arrival->publish the same from the moment the node's callback for that newest input started
                    (input->publish minus this = DDS delivery and waiting in the executor).
   input->received  the subscriber's receive time minus header.stamp (adds the output DDS hop).
-Missed cycles: fusion periods in which the tick callback did not run. CPU: user+system time of
-each process over the measured window, in % of one core.
+Missed cycles: fusion due times (every 1/rate_hz) that passed without a tick before the next one.
+CPU: user+system time of each process over the measured window, in % of one core.
 """
 import functools
+import gc
 import multiprocessing as mp
 import os
 import queue
@@ -34,8 +44,11 @@ from xmodal_ros.bundle import BundleError
 from xmodal_ros.paths import config_path, default_bundle
 
 RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0}
+PATH_STAGES = ('delivery', 'executor', 'convert', 'wait', 'preprocess', 'encode', 'fuse',
+               'publish')
 SIZE = (480, 640)
 WARMUP_S = 3.0
+STATS_CAPACITY = 1 << 17        # samples per latency (60 s at 100 Hz is 6,000)
 
 
 def _percentiles(values):
@@ -124,35 +137,74 @@ def _subscriber_proc(ready, measure, stop, results):
     rclpy.try_shutdown()
 
 
-def _node_proc(variant, bundle, torch_run, torch_threads, ready, measure, stop, results):
+def _breakdown(stats):
+    """Mean of each path stage over all predictions and over the slowest 1 % (e2e >= its p99);
+    the stages of one prediction add up to its input->publish."""
+    e2e = stats.latency.get('e2e')
+    if e2e is None or not e2e.count:
+        return {}
+    windows = {k: stats.latency.get(f'path/{k}') for k in PATH_STAGES}
+    # The node may still be adding a prediction while this runs: keep the ones every stage has.
+    values = {k: (w.values() if w is not None else None) for k, w in windows.items()}
+    v = e2e.values()
+    n = min([v.size] + [x.size for x in values.values() if x is not None])
+    v = v[:n]
+    tail = v >= np.percentile(v, 99)
+    out = {}
+    for stage, x in values.items():
+        x = np.zeros(n) if x is None else x[:n]
+        out[stage] = {'mean': float(x.mean()), 'tail': float(x[tail].mean())}
+    out['e2e'] = {'mean': float(v.mean()), 'tail': float(v[tail].mean())}
+    return out
+
+
+def _node_proc(variant, bundle, params, torch_run, torch_threads, ready, measure, stop, results):
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from xmodal_ros.diagnostics import FuseStats
-    from xmodal_ros.fuse_node import FuseNode, make_executor
+    from xmodal_ros.fuse_node import FuseNode, keep_large_allocations, make_executor
     from xmodal_ros.model import FusionModel
     if variant == 'torch':
         from xmodal_training.bench.torch_backend import TorchFusionModel
         factory = functools.partial(TorchFusionModel, run=torch_run, torch_threads=torch_threads)
     else:
         factory = FusionModel
-    rclpy.init(args=['bench-fuse-node', '--ros-args', '--params-file',
-                     str(config_path('fuse.yaml')), '-p', f'bundle:={bundle}'])
-    node = FuseNode(model_factory=factory, stats_capacity=1 << 20)
+    keep_large_allocations()           # as the node's own process (fuse_node.spin) does
+    rclpy.init(args=['bench-fuse-node', '--ros-args', '--params-file', str(params),
+                     '-p', f'bundle:={bundle}'])
+    node = FuseNode(model_factory=factory, stats_capacity=STATS_CAPACITY)
     if not node.start():
         results.put(('error', f'{variant} node: {node.error}'))
         return
     executor = make_executor()
     executor.add_node(node)
+    gc_pauses = {}                 # generation -> [ms], while measuring
+    gc_start = [None]
+
+    def on_gc(phase, info):
+        if phase == 'start':
+            gc_start[0] = time.perf_counter() if measuring.is_set() else None
+        elif gc_start[0] is not None:
+            gc_pauses.setdefault(info['generation'], []).append(
+                (time.perf_counter() - gc_start[0]) * 1e3)
+    measuring = threading.Event()
+    gc.callbacks.append(on_gc)
 
     def control():
         ready.set()
         measure.wait()
-        node.stats = FuseStats(1 << 20)
+        node.stats = FuseStats(STATS_CAPACITY)
+        measuring.set()
         stop.wait()
+        measuring.clear()
         stats = node.stats
         out = {name: _percentiles(w.values()) for name, w in stats.latency.items()}
+        out['gc'] = {g: {'n': len(v), 'max': max(v), 'total': sum(v)}
+                     for g, v in sorted(gc_pauses.items())}
         out.update(ticks=stats.ticks, published=stats.published,
                    missed_cycles=stats.missed_cycles, idle_ticks=stats.idle_ticks,
+                   superseded=dict(stats.superseded), tick_starts=dict(stats.tick_starts),
+                   breakdown=_breakdown(stats),
                    backend=node._model.backend_detail, rate_hz=node._param('rate_hz'))
         results.put(('node', out))
         executor.shutdown(timeout_sec=5.0)
@@ -177,14 +229,16 @@ def _cpu_seconds(procs):
     return out
 
 
-def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None):
-    """Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers."""
+def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None, params=None):
+    """Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers.
+    ``params``: the node's parameter file (default config/fuse.yaml)."""
     import psutil
     ctx = mp.get_context('spawn')
     results = ctx.Queue()
     ev = {k: ctx.Event() for k in ('node_ready', 'sub_ready', 'pub_ready', 'measure', 'stop')}
     procs = {'node': ctx.Process(target=_node_proc, name='fuse-node', args=(
-        variant, str(bundle), torch_run, torch_threads, ev['node_ready'], ev['measure'],
+        variant, str(bundle), str(params or config_path('fuse.yaml')), torch_run, torch_threads,
+        ev['node_ready'], ev['measure'],
         ev['stop'], results))}
     procs['node'].start()
     try:
@@ -300,10 +354,20 @@ def report(name, r, duration):
         if f'encode/{s}' in n:
             print(_row(f'encode {s} (in node)', n[f'encode/{s}']))
     print(_row('fuse (in node)', n['fuse']))
+    b = n.get('breakdown')
+    if b:
+        print('  input->publish by stage of the newest input (ms; mean over all predictions / '
+              'over the slowest 1 %):')
+        print('    ' + '  '.join(f'{k} {b[k]["mean"]:.2f}/{b[k]["tail"]:.2f}'
+                                 for k in (*PATH_STAGES, 'e2e')))
     expected = int(duration * n['rate_hz'])
+    skipped = ', '.join(f'{s} {k}' for s, k in n.get('superseded', {}).items()) or 'none'
+    starts = ', '.join(f'{k} {v}' for k, v in sorted(n.get('tick_starts', {}).items()))
     print(f'  predictions {n["published"]} in {r["wall"]:.1f} s (rate {n["rate_hz"]:g} Hz, '
           f'~{expected} expected), missed cycles {n["missed_cycles"]}, idle ticks '
-          f'{n["idle_ticks"]}')
+          f'{n["idle_ticks"]}; ticks started by: {starts}; superseded before encoding: {skipped}')
+    gcs = ', '.join(f'gen{g} {v["n"]}x max {v["max"]:.2f} ms' for g, v in n.get('gc', {}).items())
+    print(f'  Python GC pauses in the node: {gcs or "none"}')
     pub = ', '.join(f'{s} {v:.1f}' for s, v in r['publisher'].items())
     print(f'  published rates (Hz): {pub}')
     c = r['cpu']
@@ -318,13 +382,15 @@ def main(args):
     from xmodal_training.checkpoint import RunError
     profile = apply_dds_defaults()
     bundle = args.bundle or str(default_bundle())
+    params = getattr(args, 'params', None) or str(config_path('fuse.yaml'))
+    rounds = max(1, int(getattr(args, 'repeats', 1) or 1))
     torch_run = getattr(args, 'torch_run', None)
     torch_threads = getattr(args, 'torch_threads', 1) or None
     print(__doc__.split('\n\n', 1)[1].rstrip())
-    print(f'\nbundle {bundle}; {os.cpu_count()} cores; '
-          f'FASTDDS_DEFAULT_PROFILES_FILE={profile}; '
-          f'{args.duration:g} s per variant after {WARMUP_S:g} s warm-up; PyTorch intra-op '
-          f'threads: {torch_threads or "default"}, ONNX Runtime: 1\n')
+    print(f'\nbundle {bundle}; node parameters {params}; {os.cpu_count()} cores; '
+          f'FASTDDS_DEFAULT_PROFILES_FILE={profile}; {rounds} round(s) of '
+          f'{args.duration:g} s per variant after {WARMUP_S:g} s warm-up, variants alternating; '
+          f'PyTorch intra-op threads: {torch_threads or "default"}, ONNX Runtime: 1\n')
     try:
         TorchFusionModel(bundle, run=torch_run).close()
         baseline = None
@@ -340,18 +406,32 @@ def main(args):
         print(f'  ONNX Runtime is {m["torch"]["total"] / m["onnxruntime"]["total"]:.2f}x faster '
               '(target >= 2x)\n')
         variants.append(('torch', 'PyTorch-eager node'))
-    results = {}
-    for variant, name in variants:
-        results[variant] = run_variant(variant, bundle, args.duration, torch_run, torch_threads)
-        report(name, results[variant], args.duration)
-        print()
-    ort = results['onnxruntime']['node']
-    print(f'input->publish p99: ONNX Runtime {ort["e2e"]["p99"]:.2f} ms (target <= 10), '
-          f'missed cycles {ort["missed_cycles"]} (target 0)', end='')
+    rows = []
+    for i in range(rounds):
+        # Alternate which variant goes first, so a drift in the machine's load hits both.
+        order = variants if i % 2 == 0 else variants[::-1]
+        results = {}
+        for variant, name in order:
+            results[variant] = run_variant(variant, bundle, args.duration, torch_run,
+                                           torch_threads, params)
+            report(f'{name} (round {i + 1}/{rounds})' if rounds > 1 else name, results[variant],
+                   args.duration)
+            print()
+        rows.append({v: results[v]['node'] for v, _ in variants})
+    for i, row in enumerate(rows):
+        ort = row['onnxruntime']
+        line = (f'input->publish p99: ONNX Runtime {ort["e2e"]["p99"]:.2f} ms (target <= 10), '
+                f'missed cycles {ort["missed_cycles"]} (target 0)')
+        if 'torch' in row:
+            tch = row['torch']
+            line += (f'; PyTorch eager {tch["e2e"]["p99"]:.2f} ms: '
+                     f'{tch["e2e"]["p99"] / ort["e2e"]["p99"]:.2f}x lower (target >= 3x)')
+        print(f'round {i + 1}: {line}' if rounds > 1 else line)
     if baseline is not None:
-        print(f'\nPyTorch-eager baseline not measured: {baseline}', file=sys.stderr)
+        print(f'PyTorch-eager baseline not measured: {baseline}', file=sys.stderr)
         return 1
-    tch = results['torch']['node']
-    ratio = tch['e2e']['p99'] / ort['e2e']['p99']
-    print(f'; PyTorch eager {tch["e2e"]["p99"]:.2f} ms: {ratio:.2f}x lower (target >= 3x)')
+    if rounds > 1:
+        ratios = [row['torch']['e2e']['p99'] / row['onnxruntime']['e2e']['p99'] for row in rows]
+        print(f'p99 ratio over {rounds} rounds: min {min(ratios):.2f}x, '
+              f'median {float(np.median(ratios)):.2f}x, max {max(ratios):.2f}x')
     return 0

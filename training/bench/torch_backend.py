@@ -2,30 +2,37 @@
 interface as xmodal_ros.model.FusionModel, so the fuse node runs it unchanged (it is injected
 as the node's ``model_factory``; the node itself never imports torch).
 
-The weights come from the run folder the bundle was exported from (manifest ``export.run``, or
-``run=``), verified against the checkpoint hash the export recorded.
+The weights are the bundle's own ``checkpoint.pt`` (copied in by the export, listed and
+SHA-256-verified in the manifest's files like the graphs), so the baseline runs wherever the bundle
+is; ``run=`` (``--torch-run DIR``) takes them from a training run folder instead. Either way they
+must be the checkpoint the bundle was exported from (manifest ``export.checkpoint_sha256``).
 """
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.model import FusionModel
-from xmodal_training.checkpoint import load_run, rebuild
+from xmodal_training.checkpoint import CHECKPOINT, load_checkpoint, load_run, rebuild
 
 
-def bundle_run_dir(bundle, run=None):
-    """The run folder holding ``bundle``'s PyTorch weights; BundleError says how to provide it."""
-    run = run or (bundle.manifest.get('export') or {}).get('run')
-    if not run:
-        raise BundleError(f'{bundle.root / "manifest.yaml"}: names no training run (export.run); '
-                          'pass the run folder the bundle was exported from (--torch-run DIR)')
-    path = Path(run)
-    if not (path / 'checkpoint.pt').is_file():
-        raise BundleError(f'{path}: the PyTorch run of bundle {bundle.model_id} is not here; the '
-                          'eager baseline needs it (pass --torch-run DIR)')
-    return path
+def bundle_checkpoint(bundle, run=None):
+    """The checkpoint dict of ``bundle``'s PyTorch model: from the run folder ``run`` if given,
+    else the bundle's own copy; BundleError says how to provide it."""
+    if run:
+        ckpt = load_run(run)
+    else:
+        path = bundle.root / CHECKPOINT
+        if CHECKPOINT not in bundle.manifest['files']:
+            raise BundleError(f'{bundle.root / "manifest.yaml"}: bundle {bundle.model_id} carries '
+                              f'no {CHECKPOINT} (exported before bundles did); re-export it, or '
+                              'pass the run folder it was exported from (--torch-run DIR)')
+        ckpt = load_checkpoint(path)           # load_bundle already checked its hash
+    want = (bundle.manifest.get('export') or {}).get('checkpoint_sha256')
+    if want and ckpt['sha256'] != want:
+        raise BundleError(f'{ckpt["run_dir"]}: checkpoint SHA-256 {ckpt["sha256"][:12]}... is '
+                          f'not the one bundle {bundle.model_id} was exported from '
+                          f'({want[:12]}...)')
+    return ckpt
 
 
 class TorchFusionModel:
@@ -36,12 +43,7 @@ class TorchFusionModel:
         """``torch_threads``: intra-op threads (None/0: PyTorch's default). The node's own
         keyword arguments (threads, cache_dir, ...) are for ONNX Runtime and are ignored."""
         self.bundle = load_bundle(bundle)
-        ckpt = load_run(bundle_run_dir(self.bundle, run))
-        want = (self.bundle.manifest.get('export') or {}).get('checkpoint_sha256')
-        if want and ckpt['sha256'] != want:
-            raise BundleError(f'{ckpt["run_dir"]}: checkpoint SHA-256 {ckpt["sha256"][:12]}... is '
-                              f'not the one bundle {self.bundle.model_id} was exported from '
-                              f'({want[:12]}...)')
+        ckpt = bundle_checkpoint(self.bundle, run)
         if torch_threads:
             torch.set_num_threads(int(torch_threads))
         self._model = rebuild(ckpt)
