@@ -76,16 +76,3 @@ def wrench_to_array(msg):
     if not np.isfinite(out).all():
         raise ConversionError(f'wrench holds non-finite values {out.tolist()}')
     return out
-
-
-def depth_to_metres(arr, encoding):
-    """REP-118 depth -> float32 metres with NaN wherever there is no valid reading."""
-    if encoding == '16UC1':
-        out = arr.astype(np.float32) * np.float32(0.001)
-        out[arr == 0] = np.nan
-        return out
-    if encoding == '32FC1':
-        out = np.array(arr, dtype=np.float32, copy=True)
-        out[~np.isfinite(out) | (out <= 0)] = np.nan
-        return out
-    raise ConversionError(f'depth encoding {encoding!r}; expected one of {", ".join(DEPTH_ENCODINGS)}')
