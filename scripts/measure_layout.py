@@ -4,15 +4,14 @@ Runtime CPU (one thread, as the live node runs it). The numbers behind training/
     .venv/bin/python scripts/measure_layout.py --model RUN [--runs 300]
 """
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import torch
 
+from gpu_check import median_ms          # this folder: the scripts' one timing helper
 from xmodal_ros.backends import ort_session_options
 from xmodal_training.checkpoint import load_run, rebuild
 from xmodal_training.export import _Fusion, _onnx
@@ -30,17 +29,6 @@ class SingleGraph(torch.nn.Module):
         total = sum(self.model.sensors[s](x) * mask[:, i, None, None]
                     for i, (s, x) in enumerate(zip(self.model.sensor_names, xs)))
         return self.model.fuse(total)
-
-
-def timed(fn, runs):
-    for _ in range(20):
-        fn()
-    samples = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(samples)
 
 
 def main():
@@ -85,13 +73,13 @@ def main():
         latest[s] = enc[s].run(None, {'input': x[s]})[0]
         fusion.run(None, {'tokens': sum(latest.values())})
 
-    rows = [('per-sensor: encode all sensors + fuse', timed(all_sensors, args.runs)),
-            ('single graph (mask input), any update', timed(lambda: single.run(None, feeds),
+    rows = [('per-sensor: encode all sensors + fuse', median_ms(all_sensors, args.runs)),
+            ('single graph (mask input), any update', median_ms(lambda: single.run(None, feeds),
                                                             args.runs)),
-            ('per-sensor: fuse only', timed(lambda: fusion.run(None, {'tokens': latest[names[0]]}),
+            ('per-sensor: fuse only', median_ms(lambda: fusion.run(None, {'tokens': latest[names[0]]}),
                                             args.runs))]
     rows += [(f'per-sensor: new {s} message (encode {s} + fuse)',
-              timed(lambda s=s: one_sensor(s), args.runs)) for s in names]
+              median_ms(lambda s=s: one_sensor(s), args.runs)) for s in names]
     for name, ms in rows:
         print(f'{name:56s} {ms:7.3f} ms')
 
