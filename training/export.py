@@ -15,8 +15,8 @@ machine; scripts/measure_layout.py):
     per-sensor graphs, one new message (encode it + fusion)       0.54-0.62 ms
     fusion graph alone                                            0.44 ms
 
-The single graph saves 7-10% only when every sensor changes at once; sensors arrive at their own rates
-(force 500 Hz, tactile 100 Hz, camera and depth 30 Hz), so the node's common case is one new
+The single graph saves 7-10% only when every sensor changes at once; sensors arrive at their own
+rates (force 500 Hz, tactile 100 Hz, camera and depth 30 Hz), so the node's common case is one new
 message, where per-sensor graphs take 29-40% less time. Per-sensor graphs are kept.
 
 The bundle also carries the run's ``checkpoint.pt`` (hash-verified like the graphs, never loaded
