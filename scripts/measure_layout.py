@@ -74,10 +74,10 @@ def main():
         fusion.run(None, {'tokens': sum(latest.values())})
 
     rows = [('per-sensor: encode all sensors + fuse', median_ms(all_sensors, args.runs)),
-            ('single graph (mask input), any update', median_ms(lambda: single.run(None, feeds),
-                                                            args.runs)),
-            ('per-sensor: fuse only', median_ms(lambda: fusion.run(None, {'tokens': latest[names[0]]}),
-                                            args.runs))]
+            ('single graph (mask input), any update',
+             median_ms(lambda: single.run(None, feeds), args.runs)),
+            ('per-sensor: fuse only',
+             median_ms(lambda: fusion.run(None, {'tokens': latest[names[0]]}), args.runs))]
     rows += [(f'per-sensor: new {s} message (encode {s} + fuse)',
               median_ms(lambda s=s: one_sensor(s), args.runs)) for s in names]
     for name, ms in rows:

@@ -83,4 +83,3 @@ def test_corrupt_bag(sim_bags, tmp_path, capsys):
     rc, out, err = info(capsys, bag)
     assert rc == 1 and out == ''
     assert f'xmodal bag info: {bag}: cannot read the bag' in err
-

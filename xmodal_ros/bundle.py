@@ -98,7 +98,8 @@ def load_bundle(root):
     except yaml.YAMLError as e:
         raise BundleError(f'{mpath}: not valid YAML ({e})') from None
     _require(isinstance(m, dict) and m.get('format') == FORMAT, mpath,
-             f'not an {FORMAT} manifest (format: {m.get("format") if isinstance(m, dict) else m!r})')
+             f'not an {FORMAT} manifest '
+             f'(format: {m.get("format") if isinstance(m, dict) else m!r})')
     _require(m.get('format_version') == FORMAT_VERSION, mpath,
              f'format_version {m.get("format_version")!r}; this runtime reads {FORMAT_VERSION}')
     for key in ('model_id', 'method', 'task', 'tokens', 'sensors', 'fusion', 'files'):
@@ -119,6 +120,7 @@ def load_bundle(root):
                  f'({str(want)[:12]}...): the file was changed or corrupted; re-export the bundle')
     task = m['task'] or {}
     return Bundle(root=root, model_id=str(m['model_id']), method=str(m['method']),
-                  classes=tuple(task.get('classes') or ()), targets=tuple(task.get('targets') or ()),
+                  classes=tuple(task.get('classes') or ()),
+                  targets=tuple(task.get('targets') or ()),
                   tokens_k=int(m['tokens']['k']), tokens_d=int(m['tokens']['d']),
                   sensors=sensors, fusion_graph=root / m['fusion']['graph'], manifest=m)

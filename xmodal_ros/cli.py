@@ -22,7 +22,8 @@ def build_parser():
         sp.set_defaults(target=target)
         return sp
 
-    sim = sub.add_parser('sim', help='simulated robot').add_subparsers(dest='sim_verb', required=True)
+    sim = sub.add_parser('sim', help='simulated robot')
+    sim = sim.add_subparsers(dest='sim_verb', required=True)
     rec = verb(sim, 'record', 'xmodal_training.sim.record:main',
                'simulate episodes and record them to a rosbag2 file')
     rec.add_argument('--out', required=True, help='bag folder to create')

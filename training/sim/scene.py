@@ -13,9 +13,9 @@ from xmodal_training.sim.objects import SHAPES
 
 TIMESTEP = 0.002                 # physics step, s (the F/T rate: 500 Hz)
 PAD_HALF = (0.018, 0.002, 0.018)  # pad half extents (x along the jaw, y thickness, z length), m
-PAD_DOME_R = 0.08                # the pad's skin is a spherical dome of this radius (as on many
-                                 # tactile fingertips): hard objects touch a small central patch,
-                                 # soft ones conform over the whole pad
+# The pad's skin is a spherical dome of this radius (as on many tactile fingertips): hard objects
+# touch a small central patch, soft ones conform over the whole pad.
+PAD_DOME_R = 0.08
 OPEN_Y = 0.05                    # pad inner face |y| when the finger joint is at 0 (fully open)
 FINGER_TRAVEL = 0.047            # finger joint range, m
 HAND_ABOVE_PADS = 0.062          # wrist (F/T site) height above the pad centres, m
