@@ -29,6 +29,7 @@ from geometry_msgs.msg import WrenchStamped
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
@@ -64,6 +65,9 @@ SENSOR_DEFAULTS = {
 # Where a sensor's messages are encoded: on the encoder thread as they arrive (newest first),
 # in their subscription callback, or only the newest one at the next fusion tick.
 ENCODE_MODES = ('thread', 'arrival', 'tick')
+# rclpy hands two-argument callbacks the MessageInfo (with the rmw receive time) since Iron; on
+# older distros a callback gets the message alone and the latency split has no delivery stage.
+MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
 MSG_TYPES = {'camera': Image, 'depth': Image, 'tactile': Image, 'force': WrenchStamped}
 PREDICTION_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                             reliability=ReliabilityPolicy.RELIABLE,
@@ -225,7 +229,8 @@ class FuseNode(LifecycleNode):
         for slot in sorted(self._slots.values(), key=lambda sl: -ENCODE_MODES.index(sl.encode)):
             self._sensor_subs.append(self.create_subscription(
                 MSG_TYPES[slot.name], slot.topic,
-                lambda msg, info, s=slot: self._on_message(s, msg, info),
+                (lambda msg, info, s=slot: self._on_message(s, msg, info)) if MESSAGE_INFO
+                else (lambda msg, s=slot: self._on_message(s, msg, {})),
                 sensor_qos(slot.queue_depth)))
         # The timer fires tick_wait_fraction of a period after each due time: the fallback for
         # due ticks that no message started (see _maybe_tick).
@@ -500,9 +505,9 @@ class OrderedExecutor(SingleThreadedExecutor):
     first. It costs one more wait-set pass only where a wait found several entities ready.
     """
 
-    def _spin_once_impl(self, timeout_sec=None, wait_condition=lambda: False):
+    def _spin_once_impl(self, *args, **kwargs):     # its signature differs between distros
         try:
-            super()._spin_once_impl(timeout_sec, wait_condition)
+            super()._spin_once_impl(*args, **kwargs)
         finally:
             # rclpy keeps the rest of the last wait's list in _cb_iter (every distro since Foxy);
             # where it does not, this is a plain SingleThreadedExecutor.
