@@ -173,13 +173,11 @@ class Driver:
                     self.publish(sensor, msg)
             time.sleep(max(0.0, min(due.values(), default=t + 0.005) - time.monotonic()))
 
-    def predictions_between(self, t0_ns, t1_ns):
+    def received(self, kind, t0_ns=0, t1_ns=float('inf')):
+        """(receive time ns, message) of ``kind`` ('predictions' or 'diagnostics') received in
+        [t0_ns, t1_ns]."""
         with self.lock:
-            return [m for t, m in self.predictions if t0_ns <= t < t1_ns]
-
-    def latest_diagnostics(self):
-        with self.lock:
-            return self.diagnostics[-1][1] if self.diagnostics else None
+            return [(t, m) for t, m in getattr(self, kind) if t0_ns <= t <= t1_ns]
 
     def close(self):
         self.executor.shutdown(timeout_sec=1.0)

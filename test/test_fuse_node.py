@@ -70,8 +70,7 @@ def _phase(driver, subset, duration=0.75, settle=0.45, **kw):
     driver.run(duration, {s: PUBLISH[s] for s in subset}, **kw)
     t1 = driver.now()
     time.sleep(0.1)
-    with driver.lock:
-        preds = [m for _, m in driver.predictions]
+    preds = [m for _, m in driver.received('predictions')]
     by_stamp = [m for m in preds
                 if t0 + settle * 1e9 <= m.header.stamp.sec * 10**9 + m.header.stamp.nanosec <= t1]
     return t0, t1, by_stamp
@@ -90,8 +89,7 @@ def test_every_sensor_subset(node, bundle):
     for subset in _subsets():
         t0, t1, preds = _phase(driver, subset)
         if not subset:
-            with driver.lock:
-                late = [m for t, m in driver.predictions if t >= t0 + 0.45e9]
+            late = driver.received('predictions', t0 + 0.45e9)
             assert not late, f'{len(late)} predictions published while no sensor was live'
             continue
         assert len(preds) >= 5, f'only {len(preds)} predictions for live subset {subset}'
@@ -135,13 +133,11 @@ def test_ticks_keep_the_rate_with_only_a_slow_sensor_live(node):
     seconds = (t1 - t0) / 1e9 - 0.5
     assert 0.85 * RATE_HZ * seconds <= len(preds) <= 1.1 * RATE_HZ * seconds + 2, (
         len(preds), seconds)
-    with driver.lock:
-        times = [t for t, m in driver.predictions if t0 + 0.5e9 <= t <= t1]
+    times = [t for t, _ in driver.received('predictions', t0 + 0.5e9, t1)]
     assert max(np.diff(times)) / 1e9 < 2.5 / RATE_HZ, max(np.diff(times)) / 1e9
     assert all(values(m)['live/camera'] == 1.0 for m in preds)
     time.sleep(TIMEOUT_S + 0.4)
-    with driver.lock:
-        late = [t for t, _ in driver.predictions if t > t1 + (TIMEOUT_S + 0.1) * 1e9]
+    late = driver.received('predictions', t1 + (TIMEOUT_S + 0.1) * 1e9 + 1)
     assert not late, f'{len(late)} predictions while no sensor was live'
 
 
@@ -155,10 +151,9 @@ def _status(diag, name):
 def _fresh_diagnostics(driver, after_ns, timeout=3.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with driver.lock:
-            fresh = [m for t, m in driver.diagnostics if t > after_ns]
+        fresh = driver.received('diagnostics', after_ns + 1)
         if fresh:
-            return fresh[-1]
+            return fresh[-1][1]
         time.sleep(0.05)
     raise AssertionError('no /diagnostics message')
 
@@ -275,8 +270,7 @@ def test_bad_input_is_dropped_counted_and_survived(node):
         assert after[s][0] - before[s][0] == len(sent[s]), (s, after[s], sent[s])
         if sent[s]:
             assert sent[s][-1] in after[s][1], (s, after[s][1])
-    with driver.lock:
-        during = [(t, m) for t, m in driver.predictions if t0 <= t <= t1]
+    during = driver.received('predictions', t0, t1)
     gaps = np.diff([t for t, _ in during]) / 1e9
     assert len(during) > 0.7 * RATE_HZ * 2.0 and gaps.max() < 0.2, (len(during), gaps.max())
     assert all(values(during[-1][1])[f'live/{s}'] == 1.0 for s in SENSORS)

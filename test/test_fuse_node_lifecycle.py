@@ -65,8 +65,7 @@ def _predictions_during(driver, seconds):
     t0 = driver.now()
     driver.run(seconds, RATES)
     time.sleep(0.15)
-    with driver.lock:
-        return [m for t, m in driver.predictions if t >= t0]
+    return [m for _, m in driver.received('predictions', t0)]
 
 
 def _tampered(bundle, tmp_path):

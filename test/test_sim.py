@@ -132,11 +132,6 @@ def test_labels_follow_the_script():
     assert lifted.max() > 0.03
 
 
-def _squeeze_pattern(ep):
-    img = window(ep, 'tactile', 'hold', 'place').mean(axis=0)
-    return img / img.sum()
-
-
 def test_vision_twins_look_alike_but_feel_different():
     foam, wood = episode(20, 'red_foam_block'), episode(20, 'red_wood_block')
     first = slice(0, 10)                                          # before the gripper arrives
