@@ -24,7 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from xmodal_ros.bundle import BundleError, load_bundle
-from xmodal_ros.fuse_node import apply_dds_defaults
+from xmodal_ros.dds import apply_dds_defaults
 from xmodal_ros.paths import config_path, default_bundle
 from xmodal_ros.preprocess import SENSORS
 

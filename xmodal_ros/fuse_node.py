@@ -37,6 +37,7 @@ from xmodal_ros import diagnostics
 from xmodal_ros.backends import BackendError
 from xmodal_ros.bundle import BundleError
 from xmodal_ros.conversions import stamp_ns
+from xmodal_ros.dds import apply_dds_defaults
 from xmodal_ros.liveness import Liveness
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import config_path, default_bundle
@@ -555,6 +556,7 @@ def keep_large_allocations(keep_bytes=MALLOC_KEEP_BYTES):
 
 def spin(args=None, **node_kwargs):
     """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code."""
+    apply_dds_defaults()
     keep_large_allocations()
     rclpy.init(args=args)
     node = None
@@ -591,15 +593,4 @@ def run_cli(args):
                 '-p', f'autostart:={"false" if args.managed else "true"}']
     if args.bundle:
         ros_args += ['-p', f'bundle:={args.bundle}']
-    apply_dds_defaults()
     return spin(ros_args)
-
-
-def apply_dds_defaults(environ=None):
-    """Point Fast DDS at config/fastdds.xml (shared memory sized for camera images) unless the
-    user chose a profile; must run before rclpy.init. Returns the profile in effect, or None."""
-    environ = os.environ if environ is None else environ
-    profile = config_path('fastdds.xml')
-    if profile.is_file():
-        environ.setdefault('FASTDDS_DEFAULT_PROFILES_FILE', str(profile))
-    return environ.get('FASTDDS_DEFAULT_PROFILES_FILE')

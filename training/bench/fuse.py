@@ -377,7 +377,7 @@ def report(name, r, duration):
 
 
 def main(args):
-    from xmodal_ros.fuse_node import apply_dds_defaults
+    from xmodal_ros.dds import apply_dds_defaults
     from xmodal_training.bench.torch_backend import TorchFusionModel
     from xmodal_training.checkpoint import RunError
     profile = apply_dds_defaults()
