@@ -45,9 +45,9 @@ def prepare(args):
             v = v.numpy()
             out[f'{name}/{k}'] = v.astype(np.float16) if v.dtype == np.float32 and k != 'target' \
                 else v
-    out['meta'] = np.array(json.dumps({'classes': list(train.classes),
-                                       'targets': list(train.targets), 'params': train.params,
-                                       'sample_hz': hz}))
+    out['meta'] = np.array(json.dumps({
+        'classes': list(train.classes), 'targets': list(train.targets), 'sample_hz': hz,
+        'sensor_specs': {s: train.config[s].declaration() for s in train.sensors}}))
     SAMPLES.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(SAMPLES, **out)
     print(f'{SAMPLES}: {SAMPLES.stat().st_size / 1e6:.1f} MB')
@@ -63,18 +63,24 @@ class ArrayDataset:
         for k, v in self.data.items():
             if v.dtype == torch.float16:
                 self.data[k] = v.float()
+        from xmodal_ros.sensors import load_sensor_config, model_config
         self.data['index'] = torch.arange(len(self.data['label']))
-        self.shapes = {s: tuple(self.data[s].shape[1:]) for s in meta['params']}
+        self.config = model_config(load_sensor_config(), meta['sensor_specs'], str(SAMPLES))
+        self.sensors = self.config.names
+        self.shapes = {s: self.config[s].input_shape for s in self.sensors}
         self.classes, self.targets = meta['classes'], meta['targets']
         self.label, self.target = self.data['label'].numpy(), self.data['target'].numpy()
 
     def __len__(self):
         return len(self.data['label'])
 
-    def batch(self, idx):
+    def batch(self, idx, sensors=None):
         import torch
         idx = torch.as_tensor(np.asarray(idx))
-        return {k: v[idx] for k, v in self.data.items()}
+        out = {k: v[idx] for k, v in self.data.items()}
+        if sensors is not None:
+            out['present'] = out['present'][:, [self.sensors.index(s) for s in sensors]]
+        return out
 
 
 def median_ms(fn, runs=100, sync=None):
@@ -97,7 +103,6 @@ def run(args):
 
     from xmodal_ros import backends
     from xmodal_ros.model import FusionModel
-    from xmodal_ros.preprocess import SENSORS
     from xmodal_training.checkpoint import load_run, save_run
     from xmodal_training.export import FP32_TOL, export_run, parity
     from xmodal_training.loop import Context
@@ -127,6 +132,7 @@ def run(args):
         cfg[block]['epochs'] = epochs
     cfg['unimodal']['pseudo_label_epochs'] = min(cfg['unimodal']['pseudo_label_epochs'],
                                                  cfg['unimodal']['epochs'])
+    cfg['sensors'] = list(train.sensors)
     mean, std = target_stats(train)
 
     t = time.time()
@@ -154,8 +160,7 @@ def run(args):
     # Export through the project's export (ORT CPU fp32 parity <= 1e-4, via FusionModel).
     work = Path(tempfile.mkdtemp(prefix='xmodal-gpu-check-'))
     ckpt = {'method': 'umi', 'train_config': cfg, 'seed': 0, 'sensors': list(cfg['sensors']),
-            'input_shapes': {s: list(train.shapes[s]) for s in cfg['sensors']},
-            'preprocess': meta['params'],
+            'sensor_specs': {s: train.config[s].declaration() for s in cfg['sensors']},
             'sensors_config': '', 'sample_hz': meta['sample_hz'], 'classes': meta['classes'],
             'targets': meta['targets'], 'target_mean': mean, 'target_std': std,
             'data': {'bags': [str(SAMPLES)], 'samples': [len(train)]}, 'stage1': '',
@@ -193,7 +198,7 @@ def run(args):
             continue
         report = parity(model, fm, inputs)
         worst = max(max(v.values()) for v in report.values())
-        print(f'{ep}: {fm.backend_detail}, max abs error over 15 subsets {worst:.2e} '
+        print(f'{ep}: {fm.backend_detail}, max abs error over {len(report)} subsets {worst:.2e} '
               f'(limit {FP16_TOL:g})')
         if worst > FP16_TOL:
             sys.exit(f'FAIL: {ep} parity {worst:.3g} > {FP16_TOL:g}')
@@ -203,20 +208,21 @@ def run(args):
                                                   cache_dir=work / 'engines')
 
     # Latency of one full update (encode every sensor + fuse) at batch 1.
-    one = {s: inputs[s][:1] for s in SENSORS}
+    sensors = model.sensor_names
+    one = {s: inputs[s][:1] for s in sensors}
     for name, fm in runtimes.items():
-        ms = median_ms(lambda fm=fm: fm.fuse(sum(fm.encode(s, one[s]) for s in SENSORS)))
+        ms = median_ms(lambda fm=fm: fm.fuse(sum(fm.encode(s, one[s]) for s in sensors)))
         timings.append((f'batch-1 update, {name}', f'{ms:.3f} ms'))
     model.to(ctx.device)
-    x = {s: torch.from_numpy(one[s]).to(ctx.device) for s in SENSORS}
+    x = {s: torch.from_numpy(one[s]).to(ctx.device) for s in sensors}
     sync = torch.cuda.synchronize if ctx.device.type == 'cuda' else None
     with torch.no_grad():
-        ms = median_ms(lambda: model.fuse(sum(model.sensors[s](x[s]) for s in SENSORS)),
+        ms = median_ms(lambda: model.fuse(sum(model.sensors[s](x[s]) for s in sensors)),
                        sync=sync)
         timings.append((f'batch-1 update, PyTorch eager fp32 {ctx.device}', f'{ms:.3f} ms'))
         if ctx.amp is not None:
             with torch.autocast('cuda', dtype=ctx.amp):
-                ms = median_ms(lambda: model.fuse(sum(model.sensors[s](x[s]) for s in SENSORS)),
+                ms = median_ms(lambda: model.fuse(sum(model.sensors[s](x[s]) for s in sensors)),
                                sync=sync)
             timings.append((f'batch-1 update, PyTorch autocast {str(ctx.amp)[6:]}',
                             f'{ms:.3f} ms'))

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
-from xmodal_training.data.bagread import read_config
+from xmodal_training.data.bagread import topic_roles
 from xmodal_training.sim.messages import (TYPESTORE, image_msg, label_msg, serialize,
                                           wrench_msg)
 
-CONFIG = read_config()
-TOPIC = {role: block['topic'] for role, block in CONFIG.items()}
-TYPE = {role: block['msg_type'] for role, block in CONFIG.items()}
+ROLES = topic_roles(None)            # the package's config/sensors.yaml
+TOPIC = {role: topic for role, (topic, _) in ROLES.items()}
+TYPE = {role: msg_type for role, (_, msg_type) in ROLES.items()}
 CLASSES, PHASES, TARGETS = ('cup', 'ball'), ('reach', 'grasp'), ('mass',)
 MS = 1_000_000
 HW = (12, 16)          # camera and depth frames: small, so every test bag is too

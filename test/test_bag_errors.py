@@ -119,7 +119,7 @@ def test_tactile_layout_does_not_match_the_config(tmp_path):
     _, _, stamp, msg = tactile(0, 1.0)
     small = dataclasses.replace(msg, width=8, step=32, data=msg.data[:256])
     bag = write_bag(tmp_path / 'bag', [(TOPIC['tactile'], TYPE['tactile'], stamp, small)])
-    _fails(bag, tmp_path, TOPIC['tactile'], 'tactile image is 8x8; expected 16x8')
+    _fails(bag, tmp_path, TOPIC['tactile'], 'grid image is 8x8; expected 16x8')
 
 
 def test_message_bytes_that_are_not_cdr(tmp_path):

@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from bagfixtures import CONFIG, MS, TOPIC, TYPE, camera, cut_in_half, force, write_bag
+from bagfixtures import MS, TOPIC, TYPE, camera, cut_in_half, force, write_bag
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_ros import cli
 from xmodal_training.sim.objects import CLASSES
 from xmodal_training.sim.record import record_bag
@@ -43,15 +44,17 @@ def test_full_sim_bag(sim_bags, capsys):
     assert 'storage:  mcap' in out and 'duration: ' in out
     table = rows(out)
     assert set(table) == set(TOPIC.values())
+    config = load_sensor_config()
     for role, topic in TOPIC.items():
         msgtype, sensor, count, rate, *images = table[topic]
-        assert (msgtype, sensor, int(count)) == (TYPE[role], role, summary['messages'][topic])
+        name = role if role == 'labels' else f'{role}:{config[role].kind.name}'
+        assert (msgtype, sensor, int(count)) == (TYPE[role], name, summary['messages'][topic])
         if role != 'labels':
-            assert float(rate) == pytest.approx(CONFIG[role]['rate_hz'], rel=0.05)
+            assert float(rate) == pytest.approx(config[role].rate_hz, rel=0.05)
     assert table[TOPIC['camera']][4:] == ['64x48', 'rgb8']
     assert table[TOPIC['depth']][4:] == ['64x48', '32FC1']
     assert table[TOPIC['tactile']][4:] == ['16x8', '32FC1']
-    assert 'sensors:  camera, depth, tactile, force' in out
+    assert f'sensors:  {", ".join(config.names)}' in out
     assert 'labels:   3 episode(s), ' in out
     seen = ', '.join(f'{c} 1' for c in CLASSES[:3])
     assert f'classes: {seen} episode(s) (3 of the {len(CLASSES)} known classes seen)' in out
@@ -73,7 +76,7 @@ def test_unlabelled_bag_with_a_mistyped_topic(tmp_path, capsys):
     rc, out, _ = info(capsys, write_bag(tmp_path / 'bag', msgs, storage='sqlite3'))
     assert rc == 0
     assert rows(out)[TOPIC['tactile']][:2] == [TYPE['force'], '-']
-    assert rows(out)[TOPIC['camera']][:4] == [TYPE['camera'], 'camera', '20', '30.3']
+    assert rows(out)[TOPIC['camera']][:4] == [TYPE['camera'], 'camera:rgb', '20', '30.3']
     assert 'sensors:  camera' in out and 'labels:   none' in out
     assert f'problem:  {tmp_path / "bag"}: topic {TOPIC["tactile"]} has type {TYPE["force"]}' in out
 

@@ -11,15 +11,22 @@ from rosbags.rosbag2 import Reader
 from bagfixtures import (CLASSES, LABEL_META, MS, PHASES, camera, camera_frame, depth,
                          depth_frame, force, label, storage_file, tactile, tactile_frame,
                          write_bag)
-from xmodal_ros.conversions import COLOUR_ENCODINGS, image_to_array, stamp_ns
-from xmodal_ros.preprocess import SENSORS, default_params, input_shape, preprocess
+import yaml
+
+from xmodal_ros.conversions import stamp_ns
+from xmodal_ros.paths import config_path
+from xmodal_ros.sensors import load_sensor_config, parse_sensor_config
 from xmodal_training.data.cache import cache_root
 from xmodal_training.data.dataset import BagDataset
+from xmodal_training.data.windows import SampleRule
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.record import record_bag
 
-MAX_AGE = 100 * MS
-WINDOW = default_params()['force']['window']
+CONFIG = load_sensor_config()
+SENSORS = CONFIG.names
+WINDOW = CONFIG['force'].params['window']
+# The node's timeouts decide freshness; here every sensor's is 100 ms.
+RULE = SampleRule(timeouts={s: 0.1 for s in SENSORS})
 
 
 # --- the window rule, on a bag whose every stamp is chosen -------------------------------------
@@ -56,10 +63,10 @@ def _expected():
         for t in range(start, end + 1, 10):
             def newest(stamps):
                 k = max((i for i, s in enumerate(stamps) if s <= t), default=None)
-                return k if k is not None and t - stamps[k] <= 100 else None
+                return k if k is not None and t - stamps[k] < 100 else None
             picks = [newest(s) for s in (cam, dep, tac, [s for s, _ in lab])]
             window = [i for i, s in enumerate(frc) if s <= t][-WINDOW:]
-            ok_force = (len(window) == WINDOW and t - frc[window[-1]] <= 100
+            ok_force = (len(window) == WINDOW and t - frc[window[-1]] < 100
                         and frc[window[0]] >= start - 100)
             if None not in picks and ok_force:
                 out[(ep, t)] = (*picks, window)
@@ -67,7 +74,7 @@ def _expected():
 
 
 def test_samples_take_the_newest_messages_at_or_before_t(stamped_bag, tmp_path):
-    ds = BagDataset([stamped_bag], cache_dir=tmp_path, workers=0)
+    ds = BagDataset([stamped_bag], rule=RULE, cache_dir=tmp_path, workers=0)
     expected = _expected()
     got_keys = [(int(e), int(t) // MS) for e, t in zip(ds.episode, ds.t_ns)]
     assert got_keys == sorted(expected)
@@ -76,19 +83,17 @@ def test_samples_take_the_newest_messages_at_or_before_t(stamped_bag, tmp_path):
     assert {(0, 1000), (0, 1010), (0, 1190), (1, 2520)}.isdisjoint(expected)
     assert {(0, 1030), (0, 1180), (1, 2530), (1, 2600)} <= expected.keys()
     lab = _streams()[4]
-    params = default_params()
     b = ds.batch(np.arange(len(ds)))
     for i, key in enumerate(got_keys):
         cam_k, dep_k, tac_k, lab_k, window = expected[key]
         for sensor, frame, encoding in (('camera', camera_frame(10 * cam_k), 'rgb8'),
                                         ('depth', depth_frame(0.5 + 0.01 * dep_k), '32FC1'),
                                         ('tactile', tactile_frame(float(tac_k)), '32FC1')):
-            want = preprocess(sensor, frame, encoding, params[sensor])
+            want = CONFIG[sensor].preprocess(frame, encoding)
             assert np.array_equal(b[sensor][i].numpy(), want), (sensor, key)
         readings = np.zeros((WINDOW, 6))
         readings[:, 2] = window
-        assert np.array_equal(b['force'][i].numpy(),
-                              preprocess('force', readings, None, params['force'])), key
+        assert np.array_equal(b['force'][i].numpy(), CONFIG['force'].preprocess(readings)), key
         t_label, ep = lab[lab_k]
         assert b['label'][i] == 1 - ep and b['phase'][i] == int(t_label % 1000 >= 100)
         np.testing.assert_allclose(b['target'][i].numpy(), [t_label / 1000], rtol=1e-6)
@@ -106,7 +111,7 @@ def test_unlabelled_bag_splits_into_continuous_stretches(tmp_path):
     assert set(ds.episode.tolist()) == {0, 1}
     s = ds[0]
     assert s['label'] == -1 and s['phase'] == -1 and s['target'].shape == (0,)
-    assert s['present'].tolist() == [False, False, True, False]
+    assert s['present'].tolist() == [x == 'tactile' for x in SENSORS]
     assert ds.bag_sensors == [('tactile',)]
 
 
@@ -141,15 +146,15 @@ def _assert_same(a, b):
 def test_cache_round_trip_matches_direct_decoding_and_is_reused(sim, tmp_path):
     ds = BagDataset([sim['mcap']], cache_dir=tmp_path, workers=0)
     assert ds.bag_sensors == [SENSORS] and len(ds.episodes) == 2 and len(ds) > 500
+    assert len(SENSORS) == 6
     # every camera tensor is exactly what preprocess makes of the newest frame at or before t
     frames = {}
     with Reader(sim['mcap']) as reader:
         conns = [c for c in reader.connections if c.topic == '/camera/color/image_raw']
         for conn, _, raw in reader.messages(conns):
             msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
-            frames[stamp_ns(msg.header)] = preprocess(
-                'camera', image_to_array(msg, COLOUR_ENCODINGS), msg.encoding,
-                default_params()['camera'])
+            frames[stamp_ns(msg.header)] = CONFIG['camera'].preprocess(
+                CONFIG['camera'].read(msg), msg.encoding)
     stamps = np.array(sorted(frames))
     first = _all(ds)
     for i in range(0, len(ds), 7):
@@ -172,10 +177,11 @@ def test_cache_round_trip_matches_direct_decoding_and_is_reused(sim, tmp_path):
     assert len(list(cache_root(tmp_path).iterdir())) == 1
 
     # Other preprocessing parameters are another cache entry, with their own shapes.
-    params = default_params()
-    params['camera']['out_hw'] = [24, 32]
-    small = BagDataset([sim['mcap']], params=params, cache_dir=tmp_path, workers=0)
-    assert small[0]['camera'].shape == input_shape('camera', params['camera']) == (3, 24, 32)
+    doc = yaml.safe_load(config_path('sensors.yaml').read_text())
+    doc['sensors']['camera']['preprocess'] = {'out_hw': [24, 32]}
+    other = parse_sensor_config(doc, 'edited.yaml')
+    small = BagDataset([sim['mcap']], config=other, cache_dir=tmp_path, workers=0)
+    assert small[0]['camera'].shape == other['camera'].input_shape == (3, 24, 32)
     assert len(list(cache_root(tmp_path).iterdir())) == 2
 
 
@@ -203,8 +209,10 @@ def test_sensor_subsets_fill_zeros_and_present_false(sim, tmp_path):
     assert ds.bag_sensors == [('camera', 'depth'), ('tactile', 'force')]
     b = _all(ds)
     vision = torch.from_numpy(ds.sample_bag == 0)
-    assert b['present'][vision].tolist() == [[True, True, False, False]] * int(vision.sum())
-    assert b['present'][~vision].tolist() == [[False, False, True, True]] * int((~vision).sum())
+    on_a = [s in ('camera', 'depth') for s in SENSORS]
+    on_b = [s in ('tactile', 'force') for s in SENSORS]
+    assert b['present'][vision].tolist() == [on_a] * int(vision.sum())
+    assert b['present'][~vision].tolist() == [on_b] * int((~vision).sum())
     assert (b['tactile'][vision] == 0).all() and (b['force'][vision] == 0).all()
     assert (b['camera'][~vision] == 0).all() and (b['depth'][~vision] == 0).all()
     assert b['camera'][vision].abs().sum() > 0 and b['force'][~vision].abs().sum() > 0
@@ -214,8 +222,8 @@ def test_sensor_subsets_fill_zeros_and_present_false(sim, tmp_path):
     assert (b['index'] == torch.arange(len(ds))).all()
     sample = ds[-1]
     assert {k: tuple(v.shape) for k, v in sample.items()} == {
-        **{s: input_shape(s, default_params()[s]) for s in SENSORS},
-        'present': (4,), 'label': (), 'phase': (), 'target': (2,), 'episode': (), 'index': ()}
+        **{s: CONFIG[s].input_shape for s in SENSORS},
+        'present': (len(SENSORS),), 'label': (), 'phase': (), 'target': (2,), 'episode': (), 'index': ()}
     assert {k: v.dtype for k, v in sample.items() if k not in SENSORS} == {
         'present': torch.bool, 'label': torch.int64, 'phase': torch.int64,
         'target': torch.float32, 'episode': torch.int64, 'index': torch.int64}

@@ -8,13 +8,13 @@ from rosbags.rosbag2 import Reader
 
 from xmodal_ros import cli
 from xmodal_ros.paths import config_path
-from xmodal_ros.conversions import COLOUR_ENCODINGS, DEPTH_ENCODINGS, image_to_array, \
-    stamp_ns, wrench_to_array
+from xmodal_ros.conversions import IMAGE_ENCODINGS, image_to_array, stamp_ns
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.sim.episode import PHASES, TARGETS, simulate_episode
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.objects import CLASSES
-from xmodal_training.sim.record import EPISODE_GAP_S, episode_start_ns, record_bag
-from xmodal_training.sim.sensors import load_config
+from xmodal_training.sim.record import (EPISODE_GAP_S, episode_start_ns, record_bag,
+                                        sim_sources)
 
 HW = (96, 128)
 SEED = 7
@@ -22,8 +22,24 @@ SEED = 7
 
 @functools.lru_cache(maxsize=None)
 def reference(depth_encoding):
-    return simulate_episode(SEED, CLASSES[SEED % len(CLASSES)], camera_hw=HW,
-                            depth_encoding=depth_encoding, start_ns=episode_start_ns(0))
+    config = load_sensor_config()
+    sources, kwargs = sim_sources(config, config.names, HW, depth_encoding)
+    return sources, simulate_episode(SEED, CLASSES[SEED % len(CLASSES)],
+                                     sources=tuple(sources.values()),
+                                     start_ns=episode_start_ns(0), **kwargs)
+
+
+def raw_array(kind, msg):
+    """A recorded message back as the simulator's array row, whatever its kind."""
+    if kind == 'wrench':
+        f, t = msg.wrench.force, msg.wrench.torque
+        return np.array([f.x, f.y, f.z, t.x, t.y, t.z])
+    if kind == 'imu':
+        o, w, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+        return np.array([o.x, o.y, o.z, o.w, w.x, w.y, w.z, a.x, a.y, a.z])
+    if kind == 'joints':
+        return np.stack([msg.position, msg.velocity, msg.effort])
+    return image_to_array(msg, tuple(IMAGE_ENCODINGS))
 
 
 def read_bag(path):
@@ -51,25 +67,24 @@ def test_round_trip_reproduces_the_arrays(tmp_path, storage, depth_encoding):
     out = tmp_path / 'bag'
     summary = record_bag(out, episodes=1, seed=SEED, storage=storage, resolution=HW,
                          depth_encoding=depth_encoding)
-    ref, cfg = reference(depth_encoding), load_config()
+    (sources, ref), cfg = reference(depth_encoding), load_sensor_config()
     bag = read_bag(out)
-    sensors = cfg['sensors']
-    assert set(bag) == {sensors[s]['topic'] for s in ref.streams} | {cfg['labels']['topic']}
-    for name, stream in ref.streams.items():
-        log_t, stamps, frames, msgs = bag[sensors[name]['topic']]
+    assert set(bag) == {cfg[s].topic for s in cfg.names} | {cfg.labels['topic']}
+    assert len(sources) == len(ref.streams) == 6
+    for name, source in sources.items():
+        stream, spec = ref.streams[source], cfg[name]
+        log_t, stamps, frames, msgs = bag[spec.topic]
         np.testing.assert_array_equal(log_t, stream.stamps_ns)
         np.testing.assert_array_equal(stamps, stream.stamps_ns)
-        assert set(frames) == {sensors[name]['frame_id']}
-        if name == 'force':
-            got = np.stack([wrench_to_array(m) for m in msgs])
-        else:
-            accept = {'camera': COLOUR_ENCODINGS, 'depth': DEPTH_ENCODINGS,
-                      'tactile': ('32FC1',)}[name]
-            got = np.stack([image_to_array(m, accept) for m in msgs])
-            assert {m.encoding for m in msgs} == {ref.encodings[name]}
-        assert got.dtype == stream.data.dtype
+        assert set(frames) == {spec.layout['frame_id']}
+        got = np.stack([raw_array(spec.kind.name, m) for m in msgs])
+        if not spec.kind.windowed:
+            assert {m.encoding for m in msgs} == {ref.encodings[source]}
+            assert got.dtype == stream.data.dtype
         np.testing.assert_array_equal(got, stream.data)
-    log_t, stamps, _, labels = bag[cfg['labels']['topic']]
+        # the recorded rate is the configured one
+        assert len(msgs) / 4.0 == pytest.approx(spec.rate_hz, rel=0.02)
+    log_t, stamps, _, labels = bag[cfg.labels['topic']]
     np.testing.assert_array_equal(log_t, ref.label_stamps_ns)
     np.testing.assert_array_equal(stamps, ref.label_stamps_ns)
     for msg, phase, target in zip(labels, ref.phase, ref.targets):
@@ -83,8 +98,8 @@ def test_round_trip_reproduces_the_arrays(tmp_path, storage, depth_encoding):
     assert custom['xmodal.targets'].split(',') == list(TARGETS)
     qos = {t['topic_metadata']['name']: t['topic_metadata']['offered_qos_profiles'][0]
            for t in meta['topics_with_message_count']}
-    assert qos[cfg['labels']['topic']]['reliability'] == 'reliable'
-    assert qos[sensors['camera']['topic']]['reliability'] == 'best_effort'
+    assert qos[cfg.labels['topic']]['reliability'] == 'reliable'
+    assert qos[cfg['camera'].topic]['reliability'] == 'best_effort'
     assert summary['messages'] == {t: len(v[0]) for t, v in bag.items()}
 
 

@@ -8,14 +8,17 @@ import torch
 import yaml
 
 from xmodal_ros.paths import config_path
-from xmodal_ros.preprocess import DEFAULT_PARAMS, SENSORS, input_shape
-from xmodal_training.methods import METHODS, build_model
+from xmodal_ros.sensors import load_sensor_config
+from xmodal_training.methods import METHODS, build_model, sensor_subsets
 from xmodal_training.methods.task import supervised_loss
 from xmodal_training.methods.transformer import group_mask
 from xmodal_training.methods.umi.modeling_umi import align_loss, pseudo_loss
 
-SHAPES = {s: input_shape(s, DEFAULT_PARAMS[s]) for s in SENSORS}
-SUBSETS = [c for r in range(1, 5) for c in itertools.combinations(SENSORS, r)]
+CONFIG = load_sensor_config()
+SENSORS = CONFIG.names
+SHAPES = {s: CONFIG[s].input_shape for s in SENSORS}
+DECLARED = {s: CONFIG[s].declaration() for s in SENSORS}
+SUBSETS = sensor_subsets(SENSORS)
 C, R, B = 5, 3, 4
 
 
@@ -38,7 +41,7 @@ def make_batch(subset, seed=0):
 
 def model(cfg, method, seed=0):
     torch.manual_seed(seed)
-    return build_model(method, cfg, SHAPES, C, R, torch.randn(R), torch.rand(R) + 0.5).eval()
+    return build_model(method, cfg, DECLARED, C, R, torch.randn(R), torch.rand(R) + 0.5).eval()
 
 
 @pytest.mark.parametrize('method', sorted(METHODS))
@@ -92,8 +95,9 @@ def test_mixed_presence_rows_match_single_rows(cfg):
     """Rows with different sensor sets in one batch give what each gives alone."""
     m = model(cfg, 'umi')
     batch = make_batch(SENSORS, seed=2)
-    batch['present'] = torch.tensor([[True, False, False, True], [False, True, True, False],
-                                     [True, True, True, True], [False, False, True, False]])
+    batch['present'] = torch.tensor([[True, False, False, True, False, True],
+                                     [False, True, True, False, True, False],
+                                     [True] * 6, [False, False, True, False, False, False]])
     mixed = m.predict(batch)
     for i in range(B):
         one = {k: v[i:i + 1] for k, v in batch.items()}

@@ -75,8 +75,11 @@ def load_checkpoint(path, map_location='cpu', sha256=None):
 
 def rebuild(ckpt):
     """The trained model of a checkpoint, in eval mode, on the CPU."""
-    shapes = {s: tuple(v) for s, v in ckpt['input_shapes'].items()}
-    model = build_model(ckpt['method'], ckpt['train_config'], shapes, len(ckpt['classes']),
-                        len(ckpt['targets']), ckpt['target_mean'], ckpt['target_std'])
+    if 'sensor_specs' not in ckpt:
+        raise RunError(f'{ckpt["run_dir"]}: trained before sensors were configuration (no '
+                       'sensor_specs in the checkpoint); train it again with this version')
+    model = build_model(ckpt['method'], ckpt['train_config'], ckpt['sensor_specs'],
+                        len(ckpt['classes']), len(ckpt['targets']), ckpt['target_mean'],
+                        ckpt['target_std'])
     model.load_state_dict(ckpt['model'])
     return model.eval()

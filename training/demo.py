@@ -1,7 +1,8 @@
 """`xmodal demo`: the main job on the simulated robot, end to end over real ROS 2.
 
-1. Record a few simulated episodes to a rosbag2 file (640x480 camera and depth, tactile, force,
-   ground truth), with the simulator's recorder.
+1. Record a few simulated episodes to a rosbag2 file (every sensor of config/sensors.yaml:
+   640x480 camera and depth, tactile, force, finger joints, wrist IMU; ground truth), with the
+   simulator's recorder.
 2. Start the fuse node (`xmodal fuse`, a separate process) with the shipped default bundle.
 3. Replay the bag to it from another process over real DDS, in real time, restamped with the
    current time, looping as needed; sensors drop out and come back on a fixed schedule.
@@ -26,40 +27,56 @@ from pathlib import Path
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.dds import apply_dds_defaults
 from xmodal_ros.paths import config_path, default_bundle
-from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.sensors import load_sensor_config
 
 EPISODES = 4             # recorded once (~3 s each at 640x480), replayed in a loop
 SEGMENT_S = 6.0
-# Live sensor subsets, one per SEGMENT_S of replay, cycled: each sensor drops out and comes back.
-SCHEDULE = (SENSORS, ('camera', 'depth'), ('tactile', 'force'), ('camera',),
-            ('depth', 'tactile', 'force'), ('force',), ('camera', 'tactile'), ('depth',))
-SHORT = {'camera': 'C', 'depth': 'D', 'tactile': 'T', 'force': 'F'}
 
 
-def scheduled(elapsed_s):
-    return SCHEDULE[int(elapsed_s // SEGMENT_S) % len(SCHEDULE)]
+def schedule(sensors):
+    """Live sensor subsets, one per SEGMENT_S of replay, cycled: all of them, each half, then
+    every sensor alone or left out in turn, so each one drops out and comes back."""
+    sensors = tuple(sensors)
+    half = (len(sensors) + 1) // 2
+    out = [sensors, sensors[:half], sensors[half:]]
+    for i, s in enumerate(sensors):
+        out.append((s,) if i % 2 == 0 else tuple(x for x in sensors if x != s))
+    return tuple(x for x in out if x)
 
 
-def _replay(bag, duration, pipe):
+def short(sensor):
+    """camera -> C, finger_joints -> FJ: initials, for the one-line-a-second display."""
+    return ''.join(w[0] for w in sensor.split('_') if w).upper()
+
+
+def scheduled(sensors, elapsed_s):
+    plan = schedule(sensors)
+    return plan[int(elapsed_s // SEGMENT_S) % len(plan)]
+
+
+def _replay(bag, sensors, duration, pipe):
     """Process: publish the bag's sensor and ground-truth messages in real time, looping.
 
-    ``pipe``: connection to the parent; 'ready' is sent once the fuse node has subscribed, anything
-    received means stop. (A pipe, not multiprocessing Events, so Ctrl-C leaves no semaphores.)
+    ``sensors``: the bundle's sensors, dropped out and back on the schedule (the bag's other
+    topics are not replayed). ``pipe``: connection to the parent; 'ready' is sent once the fuse
+    node has subscribed, anything received means stop. (A pipe, not multiprocessing Events, so
+    Ctrl-C leaves no semaphores.)
     """
     import rclpy
-    from geometry_msgs.msg import WrenchStamped
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message
     from rclpy.signals import SignalHandlerOptions
     from rosbags.rosbag2 import Reader
-    from sensor_msgs.msg import Image, JointState
 
-    from xmodal_ros.fuse_node import sensor_qos
-    from xmodal_training.data.bagread import read_config
+    from xmodal_ros.qos import sensor_qos
+    from xmodal_ros.sensors import message_class
+    from xmodal_training.data.bagread import topic_roles
 
-    roles = {block['topic']: role for role, block in read_config().items()}
-    types = {'camera': Image, 'depth': Image, 'tactile': Image, 'force': WrenchStamped,
-             'labels': JointState}
+    config = load_sensor_config()
+    roles = {topic: role for role, (topic, _) in topic_roles(config).items()
+             if role in sensors or role == 'labels'}
+    types = {role: message_class(msg_type) for role, (_, msg_type) in
+             topic_roles(config).items()}
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
     node = rclpy.create_node('xmodal_demo_replay')
     labels_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
@@ -70,7 +87,7 @@ def _replay(bag, duration, pipe):
             for topic, role in roles.items()}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not all(
-            pubs[s].get_subscription_count() for s in SENSORS):
+            pubs[s].get_subscription_count() for s in sensors):
         time.sleep(0.05)
     pipe.send('ready')
     start = time.monotonic()
@@ -84,7 +101,8 @@ def _replay(bag, duration, pipe):
                         break
                     time.sleep(max(0.0, wall_t0 + (t - bag_t0) / 1e9 - now))
                     role = roles.get(conn.topic)
-                    if role is None or (role in SENSORS and role not in scheduled(now - start)):
+                    if role is None or (role != 'labels'
+                                        and role not in scheduled(sensors, now - start)):
                         continue
                     msg = deserialize_message(bytes(raw), types[role])
                     msg.header.stamp = node.get_clock().now().to_msg()
@@ -99,7 +117,8 @@ def _replay(bag, duration, pipe):
 class Scoreboard:
     """Predictions vs. ground truth, by live subset; fed from the printer node's callbacks."""
 
-    def __init__(self):
+    def __init__(self, sensors):
+        self.sensors = tuple(sensors)
         self.lock = threading.Lock()
         self.truth = None            # (receive time, class name)
         self.last = None             # (receive time, live subset, class, probability)
@@ -111,7 +130,7 @@ class Scoreboard:
 
     def on_prediction(self, msg):
         v = dict(zip(msg.name, msg.position))
-        live = tuple(s for s in SENSORS if v.get(f'live/{s}') == 1.0)
+        live = tuple(s for s in self.sensors if v.get(f'live/{s}') == 1.0)
         probs = {n[len('class/'):]: p for n, p in v.items() if n.startswith('class/')}
         best = max(probs, key=probs.get)
         with self.lock:
@@ -122,9 +141,10 @@ class Scoreboard:
                 entry[1] += 1
 
     def accuracy(self, min_n=1):
-        """'CDTF 93% (412)  CD 80% (120) ...' for subsets with at least ``min_n`` predictions."""
+        """'C+D+T+F 93% (412)  C+D 80% (120) ...' for subsets with at least ``min_n``
+        predictions."""
         rows = sorted(self.score.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-        return '  '.join(f'{"".join(SHORT[s] for s in k)} {100 * c / n:3.0f}% ({n})'
+        return '  '.join(f'{"+".join(short(s) for s in k)} {100 * c / n:3.0f}% ({n})'
                          for k, (c, n) in rows if n >= min_n)
 
     def line(self, t):
@@ -133,9 +153,9 @@ class Scoreboard:
             fresh = self.last if self.last and now - self.last[0] < 0.5 else None
             truth = self.truth[1] if self.truth and now - self.truth[0] < 0.5 else '-'
             acc = self.accuracy(min_n=10)
-        live = ','.join(fresh[1]) if fresh else 'none'
+        live = '+'.join(short(s) for s in fresh[1]) if fresh else 'none'
         pred = f'{fresh[2]} {fresh[3]:.2f}' if fresh else '(no prediction)'
-        return f'{t:4.0f}s  {live:<26} {pred:<26} {truth:<20} {acc}'
+        return f'{t:4.0f}s  {live:<16} {pred:<26} {truth:<20} {acc}'
 
 
 class Printer:
@@ -147,12 +167,13 @@ class Printer:
         from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import JointState
 
-        from xmodal_ros.fuse_node import PREDICTION_QOS
+        from xmodal_ros.qos import PREDICTION_QOS
         rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C: KeyboardInterrupt
         self.node = rclpy.create_node('xmodal_demo_printer')
         self.node.create_subscription(JointState, '/xmodal/prediction', board.on_prediction,
                                       PREDICTION_QOS)
-        self.node.create_subscription(JointState, '/xmodal/ground_truth', board.on_truth, 100)
+        self.node.create_subscription(JointState, load_sensor_config().labels['topic'],
+                                      board.on_truth, 100)
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         threading.Thread(target=self.executor.spin, daemon=True).start()
@@ -191,11 +212,12 @@ def main(args):
                                      str(config_path('fuse.yaml')), '--bundle', str(bundle_dir)],
                                     stdout=log, stderr=subprocess.STDOUT)
         procs.append(node)
-        board = Scoreboard()
+        sensors = tuple(bundle.sensors)
+        board = Scoreboard(sensors)
         printer = Printer(board)
         replay_s = max(10.0, args.duration - (time.monotonic() - t0) - 3.0)
         replay = ctx.Process(target=_replay, name='xmodal-demo-replay',
-                             args=(str(work / 'bag'), replay_s, child_pipe))
+                             args=(str(work / 'bag'), sensors, replay_s, child_pipe))
         replay.start()
         procs.append(replay)
         while not pipe.poll(0.2):
@@ -205,9 +227,9 @@ def main(args):
                 return 1
         pipe.recv()
         print(f'fuse node up; replaying until {args.duration:g} s after start, sensors dropping '
-              f'out every {SEGMENT_S:g} s (accuracy by live subset: C camera, D depth, T tactile, '
-              'F force)')
-        print(f'{"t":>5}  {"live":<26} {"prediction":<26} {"truth":<20} accuracy (n)')
+              f'out every {SEGMENT_S:g} s (accuracy by live subset: '
+              f'{", ".join(f"{short(s)} {s}" for s in sensors)})')
+        print(f'{"t":>5}  {"live":<16} {"prediction":<26} {"truth":<20} accuracy (n)')
         start = time.monotonic()
         while replay.is_alive() and time.monotonic() - start < replay_s + 1:
             time.sleep(max(0.0, start + int(time.monotonic() - start) + 1 - time.monotonic()))

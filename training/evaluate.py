@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.checkpoint import CURVES, RunError, load_run, rebuild
 from xmodal_training.data.bagread import BagError
-from xmodal_training.loading import DataError, open_bags
-from xmodal_training.methods import sensor_subsets
+from xmodal_training.loading import DataError, open_model_bags
+from xmodal_training.methods import sensor_subsets, subset_rule
 
 BATCH = 256
 
@@ -51,15 +50,15 @@ def evaluate_run(ckpt, ds, device='cpu'):
         name = subset_name(subset)
         if ckpt['method'] == 'unimodal' and len(subset) > 1:
             continue
-        cols = [SENSORS.index(s) for s in subset]
+        cols = [ds.sensors.index(s) for s in subset]
         rows = np.flatnonzero(bag_present[:, cols].all(axis=1) & (labels >= 0))
         if len(rows) == 0:
             results[name] = {'samples': 0}
             continue
-        mask = torch.tensor([s in subset for s in SENSORS])
+        mask = torch.tensor([s in subset for s in model.sensor_names])
         probs, regression = [], []
         for start in range(0, len(rows), BATCH):
-            batch = ds.batch(rows[start:start + BATCH])
+            batch = ds.batch(rows[start:start + BATCH], sensors=model.sensor_names)
             batch['present'] = mask.expand(len(batch['present']), -1)
             out = model.predict({k: v.to(device) for k, v in batch.items()})
             probs.append(out['probs'].cpu().numpy())
@@ -82,6 +81,7 @@ def evaluate_run(ckpt, ds, device='cpu'):
     counts = np.bincount(labels[labels >= 0], minlength=n_classes)
     return {'method': ckpt['method'], 'run': ckpt['run_dir'], 'classes': ckpt['classes'],
             'targets': ckpt['targets'], 'sensors': model.sensor_names,
+            'subset_rule': subset_rule(model.sensor_names), 'sample_hz': ds.rule.sample_hz,
             'chance_accuracy': float(counts.max() / max(counts.sum(), 1)),
             'confusion_all_sensors': confusion.tolist() if confusion is not None else None,
             'subsets': results}
@@ -110,7 +110,8 @@ def markdown(runs, test_bags):
         return get(e) if e and e.get('samples') else '—'
 
     lines = [f'Test bags: {", ".join(test_bags)}. Chance (majority class): '
-             f'{100 * runs[0]["chance_accuracy"]:.1f}%.', '',
+             f'{100 * runs[0]["chance_accuracy"]:.1f}%. One sample every '
+             f'{1000 / runs[0]["sample_hz"]:g} ms. Subsets: {runs[0]["subset_rule"]}.', '',
              '**Accuracy (%)**', '',
              '| sensors | ' + ' | '.join(names) + ' | samples |',
              '|---|' + '---:|' * (len(names) + 1)]
@@ -200,11 +201,11 @@ def main(args):
         ckpts = [load_run(m) for m in args.model]
         datasets, runs = {}, []
         for ckpt in ckpts:
-            key = (ckpt['sensors_config'], json.dumps(ckpt['preprocess'], sort_keys=True),
-                   ckpt['sample_hz'])
+            key = (json.dumps(ckpt['sensor_specs'], sort_keys=True), ckpt['sample_hz'])
             if key not in datasets:
-                datasets[key] = open_bags(args.bags, args.sensors_config, ckpt['preprocess'],
-                                          ckpt['sample_hz'])
+                datasets[key] = open_model_bags(args.bags, ckpt['sensor_specs'],
+                                                args.sensors_config, args.node_params,
+                                                ckpt['sample_hz'], ckpt['run_dir'])
             runs.append(evaluate_run(ckpt, datasets[key], device))
     except (RunError, DataError, BagError) as e:
         print(f'xmodal eval: {e}', file=sys.stderr)

@@ -22,7 +22,8 @@ message, where per-sensor graphs take 29-40% less time. Per-sensor graphs are ke
 The bundle also carries the run's ``checkpoint.pt`` (hash-verified like the graphs, never loaded
 by the runtime) so the PyTorch-eager baseline of ``xmodal bench fuse`` needs nothing outside it.
 
-Parity: every non-empty subset of the model's sensors is run through the runtime class the robot
+Parity: every sensor combination of ``methods.sensor_subsets`` (all of them up to six sensors) is
+run through the runtime class the robot
 uses (``xmodal_ros.model.FusionModel``, ONNX Runtime CPU, fp32) on real preprocessed inputs and
 compared with PyTorch; any output off by more than 1e-4 fails the export (non-zero exit) and
 leaves no bundle behind. ``--tensorrt`` builds FP16 engines with the runtime's own builder (engine
@@ -44,7 +45,6 @@ from xmodal_ros import backends
 from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSION_OUTPUTS,
                                BundleError, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.checkpoint import CHECKPOINT, RunError, load_run, rebuild
 from xmodal_training.methods import EXPORTABLE, sensor_subsets
 
@@ -86,11 +86,10 @@ def write_graphs(model, ckpt, out):
     """Export every sensor graph and the fusion graph into ``out``; returns the manifest dict."""
     sensors = {}
     for s in model.sensor_names:
-        shape = tuple(ckpt['input_shapes'][s])
-        _onnx(model.sensors[s], torch.zeros(2, *shape), out / f'{s}.onnx', ENCODER_INPUT,
-              [ENCODER_OUTPUT])
-        sensors[s] = {'graph': f'{s}.onnx', 'input_shape': list(shape),
-                      'preprocess': ckpt['preprocess'][s]}
+        declaration = ckpt['sensor_specs'][s]
+        _onnx(model.sensors[s], torch.zeros(2, *declaration['input_shape']), out / f'{s}.onnx',
+              ENCODER_INPUT, [ENCODER_OUTPUT])
+        sensors[s] = {'graph': f'{s}.onnx', **declaration}
     k, d = model.cfg.k_tokens, model.cfg.d_model
     _onnx(_Fusion(model), torch.zeros(2, k, d), out / 'fusion.onnx', FUSION_INPUT, FUSION_OUTPUTS)
     graphs = [*(v['graph'] for v in sensors.values()), 'fusion.onnx']
@@ -132,7 +131,7 @@ def parity(model, runtime, inputs):
     report = {}
     for subset in sensor_subsets(model.sensor_names):
         batch = {s: torch.as_tensor(inputs[s][:n]) for s in subset}
-        batch['present'] = torch.tensor([[s in subset for s in SENSORS]] * n)
+        batch['present'] = torch.tensor([[s in subset for s in model.sensor_names]] * n)
         ref = model.predict(batch)
         total = sum(runtime.encode(s, inputs[s][:n]) for s in subset)
         got = runtime.fuse(total)
@@ -217,13 +216,14 @@ def export_run(ckpt, out, inputs, tensorrt=False, log=print):
 def main(args):
     # Bag reading (rosbags) only here: export_run itself also runs where rosbags is absent.
     from xmodal_training.data.bagread import BagError
-    from xmodal_training.loading import DataError, open_bags, real_inputs
+    from xmodal_training.loading import DataError, open_model_bags, real_inputs
     run_dir = Path(args.model)
     out = Path(args.out) if args.out else run_dir / 'bundle'
     try:
         ckpt = load_run(run_dir)
         bags = args.bags or ckpt['data']['bags']
-        ds = open_bags(bags, ckpt['sensors_config'], ckpt['preprocess'], ckpt['sample_hz'])
+        ds = open_model_bags(bags, ckpt['sensor_specs'], ckpt['sensors_config'],
+                             sample_hz=ckpt['sample_hz'], where=str(run_dir))
         export_run(ckpt, out, real_inputs(ds, ckpt['sensors'], PARITY_SAMPLES),
                    tensorrt=args.tensorrt)
     except (ExportError, RunError, DataError, BagError, BundleError) as e:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.sensors import (SensorConfigError, load_node_settings, load_sensor_config,
+                                model_config)
 from xmodal_training.data.dataset import BagDataset
 from xmodal_training.data.windows import SampleRule
 
@@ -17,13 +18,35 @@ class DataError(ValueError):
     """Bags that do not fit the run; the message names the bag and what to change."""
 
 
-def open_bags(bags, sensors_config=None, params=None, sample_hz=None):
-    """The dataset of ``bags``; ``sample_hz`` as in the training config's ``data`` block."""
+def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, sensors=None):
+    """The dataset of ``bags``: the sensors of ``sensors_config`` (sensors.yaml; ``sensors``
+    restricts them), fresh by the timeouts of ``node_params`` (the fuse node's parameter
+    YAML), sampled at ``sample_hz`` as in the training config's ``data`` block."""
     missing = [b for b in bags if not Path(b).exists()]
     if missing:
         raise DataError(f'{missing[0]}: no such bag (a rosbag2 folder or .mcap/.db3 file)')
-    rule = SampleRule() if sample_hz is None else SampleRule(sample_hz=float(sample_hz))
-    return BagDataset([Path(b) for b in bags], config=sensors_config, params=params, rule=rule)
+    try:
+        config = load_sensor_config(sensors_config)
+        if sensors is not None:
+            config = config.subset(sensors)
+        timeouts = {s: v['timeout'] for s, v in load_node_settings(config, node_params).items()}
+    except SensorConfigError as e:
+        raise DataError(str(e)) from None
+    rule = SampleRule(timeouts=timeouts) if sample_hz is None else SampleRule(
+        sample_hz=float(sample_hz), timeouts=timeouts)
+    return BagDataset([Path(b) for b in bags], config=config, rule=rule)
+
+
+def open_model_bags(bags, declarations, sensors_config=None, node_params=None, sample_hz=None,
+                    where='the model'):
+    """The dataset of ``bags`` for a trained model: its sensors (``declarations``: name ->
+    {kind, input_shape, preprocess}) with their trained preprocessing, on the topics of
+    ``sensors_config``."""
+    try:
+        config = model_config(load_sensor_config(sensors_config), declarations, where)
+    except SensorConfigError as e:
+        raise DataError(str(e)) from None
+    return open_bags(bags, config, node_params, sample_hz)
 
 
 def check_training_set(ds, sensors, config_path, need_all=False):
@@ -58,7 +81,7 @@ def real_inputs(ds, sensors, n):
     """sensor -> (n, *shape) float32 inputs spread evenly over the samples that hold it."""
     out = {}
     for s in sensors:
-        rows = np.flatnonzero(ds.present[ds.sample_bag, SENSORS.index(s)])
+        rows = np.flatnonzero(ds.present[ds.sample_bag, ds.sensors.index(s)])
         if len(rows):
             pick = rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(np.int64)]
             out[s] = ds.batch(pick)[s].numpy()

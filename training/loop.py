@@ -99,7 +99,7 @@ def fit(model, ds, mcfg, ctx, seed, desc, pseudo=None, recorder=None, record_fro
                    disable=not ctx.main, leave=False, file=sys.stderr)
         for start in bar:
             idx = np.sort(order[start:start + mcfg.batch_size])   # sorted: sequential mmap reads
-            batch = ds.batch(idx)
+            batch = ds.batch(idx, sensors=model.sensor_names)
             if pseudo is not None:
                 batch['pseudo_probs'], batch['pseudo_target'] = pseudo[0][idx], pseudo[1][idx]
             batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}

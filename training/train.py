@@ -36,9 +36,22 @@ def target_stats(ds):
     return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
 
 
+def sensor_specs(ds, sensors):
+    """What a checkpoint records of each model sensor: kind, message type, input shape and
+    preprocessing (the dataset's), in the model's order."""
+    return {s: ds.config[s].declaration() for s in sensors}
+
+
+def shift_per_sensor(cfg, ds):
+    """data.shift_px keyed by sensor name or kind -> pixels per model sensor that has one."""
+    shift = cfg['data'].get('shift_px') or {}
+    out = {s: shift.get(s, shift.get(ds.config[s].kind.name)) for s in cfg['sensors']}
+    return {s: int(p) for s, p in out.items() if p}
+
+
 def new_model(method, cfg, seed, ds, mean, std):
     torch.manual_seed(seed)
-    return build_model(method, cfg, {s: ds.shapes[s] for s in cfg['sensors']}, len(ds.classes),
+    return build_model(method, cfg, sensor_specs(ds, cfg['sensors']), len(ds.classes),
                        len(ds.targets), mean, std)
 
 
@@ -53,7 +66,7 @@ def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
     recorder = PseudoLabelRecorder(len(ds), model.sensor_names, len(ds.classes), len(ds.targets))
     curves = fit(model, ds, mcfg, ctx, seed, desc, recorder=recorder,
                  record_from=mcfg.epochs - mcfg.pseudo_label_epochs,
-                 shift_px=cfg['data'].get('shift_px'))
+                 shift_px=shift_per_sensor(cfg, ds))
     if ctx.world > 1:
         recorder.all_reduce()
     targets = model.normalise(torch.from_numpy(ds.target))
@@ -72,7 +85,7 @@ def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
         enc.requires_grad_(not mcfg.freeze_encoders)
     curves = fit(model, ds, mcfg, ctx, seed, method,
                  pseudo=pseudo if method in USES_PSEUDO_LABELS else None,
-                 shift_px=cfg['data'].get('shift_px'))
+                 shift_px=shift_per_sensor(cfg, ds))
     return model, curves
 
 
@@ -86,8 +99,8 @@ def fingerprint(ds):
 def base_checkpoint(method, cfg, seed, ds, sensors_config, mean, std):
     """Everything but the weights: what rebuilds the model and what it was trained on."""
     return {'method': method, 'train_config': cfg, 'seed': seed, 'sensors': list(cfg['sensors']),
-            'input_shapes': {s: list(ds.shapes[s]) for s in cfg['sensors']},
-            'preprocess': ds.params, 'sensors_config': str(sensors_config),
+            'sensor_specs': sensor_specs(ds, cfg['sensors']),
+            'sensors_config': str(sensors_config), 'timeouts': dict(ds.rule.timeouts),
             'sample_hz': ds.rule.sample_hz, 'classes': list(ds.classes),
             'targets': list(ds.targets), 'target_mean': mean, 'target_std': std,
             'data': fingerprint(ds)}
@@ -142,7 +155,10 @@ def run(args, ctx):
     seed = cfg['seed'] = cfg['seed'] if args.seed is None else args.seed
     for m in (method, 'unimodal') if method in NEEDS_STAGE1 else (method,):
         method_config(m, cfg)          # fail on a bad config before decoding any bag
-    ds = open_bags(args.bags, args.sensors_config, sample_hz=cfg['data']['sample_hz'])
+    ds = open_bags(args.bags, args.sensors_config, args.node_params,
+                   sample_hz=cfg['data']['sample_hz'], sensors=cfg.get('sensors'))
+    if not cfg.get('sensors'):          # the sensors the training bags record, in config order
+        cfg['sensors'] = [s for s in ds.sensors if any(s in have for have in ds.bag_sensors)]
     check_training_set(ds, cfg['sensors'], args.config, need_all=method == 'oracle')
     out = Path(args.out)
     if ctx.main:

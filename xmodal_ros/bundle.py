@@ -5,16 +5,22 @@ The export (training side) writes bundles with ``write_manifest``; the robot loa
 hashes before anything runs. Layout of manifest.yaml:
 
     format: xmodal-bundle
-    format_version: 1
+    format_version: 2
     model_id: umi-1a2b3c4d        # method + first hash digits: names the exact weights
     method: umi
     task: {classes: [...], targets: [...]}     # either list may be empty
     tokens: {k: 16, d: 256}                     # shape of one sensor's projected tokens
     sensors:                                    # one graph per sensor: input -> tokens (B, k, d)
-      camera: {graph: camera.onnx, input_shape: [3, 48, 64], preprocess: {...}}
+      camera: {graph: camera.onnx, kind: rgb, msg_type: sensor_msgs/msg/Image,
+               input_shape: [3, 48, 64], preprocess: {...}}
     fusion: {graph: fusion.onnx}                # summed tokens (B, k, d) -> probs, regression
     files: {camera.onnx: <sha256>, ...}         # every file above, and any extra file
     export: {...}                               # provenance and measured parity, informative
+
+Each sensor carries its declaration (name, kind, message type, preprocessing), so the robot feeds
+the model exactly as it was trained whatever its sensors.yaml says about other sensors. Bundles
+of format_version 1 (before sensor kinds) name only the four original sensors; they load with
+the kinds those names had (LEGACY_KINDS).
 
 Extra files ride along verified like the graphs but are never opened by the runtime: the export
 adds ``checkpoint.pt``, the PyTorch weights the graphs came from, so the eager baseline of
@@ -28,7 +34,10 @@ import yaml
 
 MANIFEST = 'manifest.yaml'
 FORMAT = 'xmodal-bundle'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# format_version 1 bundles: the four sensors of that time, their kinds and renamed parameters.
+LEGACY_KINDS = {'camera': 'rgb', 'depth': 'depth', 'tactile': 'grid', 'force': 'wrench'}
+LEGACY_PARAMS = {'scale_kpa': 'scale'}
 ENCODER_INPUT, ENCODER_OUTPUT = 'input', 'tokens'
 FUSION_INPUT, FUSION_OUTPUTS = 'tokens', ('probs', 'regression')
 
@@ -40,6 +49,8 @@ class BundleError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class SensorGraph:
     name: str
+    kind: str
+    msg_type: str
     graph: Path
     input_shape: tuple
     preprocess: dict
@@ -57,6 +68,12 @@ class Bundle:
     sensors: dict           # name -> SensorGraph, in manifest order
     fusion_graph: Path
     manifest: dict
+
+    def declaration(self, sensor):
+        """{kind, msg_type, input_shape, preprocess} of one sensor (xmodal_ros.sensors)."""
+        g = self.sensors[sensor]
+        return {'kind': g.kind, 'msg_type': g.msg_type, 'input_shape': list(g.input_shape),
+                'preprocess': g.preprocess}
 
 
 def sha256_file(path, chunk=1 << 20):
@@ -85,6 +102,18 @@ def _require(cond, path, what):
         raise BundleError(f'{path}: {what}')
 
 
+def _legacy_sensor(name, s, mpath):
+    """A format_version 1 sensor entry with the kind and parameter names of version 2."""
+    _require(name in LEGACY_KINDS, mpath,
+             f'format_version 1 sensor {name!r} has no known kind; re-export the run with this '
+             'version: `xmodal export --model RUN --out DIR`')
+    kind = LEGACY_KINDS[name]
+    params = {LEGACY_PARAMS.get(k, k): v for k, v in (s.get('preprocess') or {}).items()}
+    msg_type = ('geometry_msgs/msg/WrenchStamped' if kind == 'wrench'
+                else 'sensor_msgs/msg/Image')
+    return dict(s, kind=kind, msg_type=msg_type, preprocess=params)
+
+
 def load_bundle(root):
     """Parse and verify a bundle folder; raises BundleError naming the file at fault."""
     root = Path(root)
@@ -100,17 +129,24 @@ def load_bundle(root):
     _require(isinstance(m, dict) and m.get('format') == FORMAT, mpath,
              f'not an {FORMAT} manifest '
              f'(format: {m.get("format") if isinstance(m, dict) else m!r})')
-    _require(m.get('format_version') == FORMAT_VERSION, mpath,
-             f'format_version {m.get("format_version")!r}; this runtime reads {FORMAT_VERSION}')
+    version = m.get('format_version')
+    _require(version in (1, FORMAT_VERSION), mpath,
+             f'format_version {version!r}; this runtime reads 1 and {FORMAT_VERSION} (re-export '
+             'the run with this version: `xmodal export --model RUN --out DIR`)')
     for key in ('model_id', 'method', 'task', 'tokens', 'sensors', 'fusion', 'files'):
         _require(key in m, mpath, f'missing key {key!r}')
     _require(m['sensors'], mpath, 'names no sensors')
     files = m['files']
     sensors = {}
     for name, s in m['sensors'].items():
-        _require(s.get('graph') in files, mpath, f'sensor {name!r} graph is not listed under files')
-        sensors[name] = SensorGraph(name, root / s['graph'], tuple(s['input_shape']),
-                                    dict(s.get('preprocess') or {}))
+        _require(isinstance(s, dict) and s.get('graph') in files, mpath,
+                 f'sensor {name!r} graph is not listed under files')
+        if version == 1:
+            s = _legacy_sensor(name, s, mpath)
+        _require(s.get('kind') and s.get('msg_type') and s.get('input_shape'), mpath,
+                 f'sensor {name!r} lacks kind, msg_type or input_shape (re-export the bundle)')
+        sensors[name] = SensorGraph(name, str(s['kind']), str(s['msg_type']), root / s['graph'],
+                                    tuple(s['input_shape']), dict(s.get('preprocess') or {}))
     _require(m['fusion'].get('graph') in files, mpath, 'fusion graph is not listed under files')
     for rel, want in files.items():
         path = root / rel

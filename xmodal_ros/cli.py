@@ -6,7 +6,6 @@ import sys
 
 from xmodal_ros.paths import config_path, default_bundle
 
-SENSORS = 'camera,depth,tactile,force'
 
 
 def _csv(text):
@@ -29,8 +28,8 @@ def build_parser():
     rec.add_argument('--out', required=True, help='bag folder to create')
     rec.add_argument('--episodes', type=int, default=8)
     rec.add_argument('--seed', type=int, default=0, help='first episode seed (episode i: seed+i)')
-    rec.add_argument('--sensors', type=_csv, default=_csv(SENSORS),
-                     help=f'comma-separated subset of {SENSORS} to record')
+    rec.add_argument('--sensors', type=_csv, default=None,
+                     help='comma-separated sensors of the sensor YAML to record (default: all)')
     rec.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap')
     rec.add_argument('--classes', type=_csv, default=None,
                      help='comma-separated object classes (default: all)')
@@ -58,6 +57,9 @@ def build_parser():
     tf.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     tf.add_argument('--seed', type=int, default=None, help='overrides the config seed')
     tf.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    tf.add_argument('--node-params', default=str(config_path('fuse.yaml')),
+                    help="the fuse node's parameter YAML: its per-sensor timeouts decide which "
+                         'bag instants are fresh enough to become samples')
     tf.add_argument('--pretrained', default=None, metavar='RUN',
                     help='unimodal/late run on the same bags to take stage 1 (encoders, '
                          'pseudo-labels) from, instead of training it into OUT/stage1')
@@ -70,6 +72,7 @@ def build_parser():
     ev.add_argument('--out', required=True)
     ev.add_argument('--device', default='auto')
     ev.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    ev.add_argument('--node-params', default=str(config_path('fuse.yaml')))
 
     ex = verb(sub, 'export', 'xmodal_training.export:main',
               'export a trained model to an ONNX bundle (and TensorRT engines)')
@@ -79,10 +82,13 @@ def build_parser():
     ex.add_argument('--bags', nargs='*', default=None,
                     help='bags whose real samples drive the parity check')
 
-    fz = verb(sub, 'fuse', 'xmodal_ros.fuse_node:run_cli',
+    fz = verb(sub, 'fuse', 'xmodal_ros.cli:run_fuse',
               'run the fuse node (the same node `ros2 launch xmodal_ros fuse.launch.py` starts)')
     fz.add_argument('--params', default=str(config_path('fuse.yaml')), help='ROS 2 parameter YAML')
     fz.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    fz.add_argument('--sensors', default=None,
+                    help='sensor YAML with the topics (default: the parameter file\'s '
+                         'sensors_config, else config/sensors.yaml)')
     fz.add_argument('--managed', action='store_true',
                     help='wait for lifecycle transitions instead of activating by itself')
 
@@ -117,6 +123,25 @@ def build_parser():
     dm.add_argument('--seed', type=int, default=900_000,
                     help='first simulated episode seed (default far from training seeds)')
     return p
+
+
+def run_fuse(args):
+    """``xmodal fuse``: the fuse node with parameters from a YAML file, no launch tooling needed."""
+    from pathlib import Path
+
+    from xmodal_ros.fuse_node import spin
+    params = Path(args.params)
+    if not params.is_file():
+        print(f'xmodal fuse: parameter file {params} not found (pass --params FILE)',
+              file=sys.stderr)
+        return 2
+    ros_args = ['xmodal-fuse', '--ros-args', '--params-file', str(params),
+                '-p', f'autostart:={"false" if args.managed else "true"}']
+    if args.bundle:
+        ros_args += ['-p', f'bundle:={args.bundle}']
+    if args.sensors:
+        ros_args += ['-p', f'sensors_config:={args.sensors}']
+    return spin(ros_args)
 
 
 def main(argv=None):

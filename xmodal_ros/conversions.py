@@ -1,4 +1,4 @@
-"""sensor_msgs / geometry_msgs -> numpy, shared by the live node and the bag loader.
+"""sensor_msgs/msg/Image -> numpy and header stamps, shared by the live node and the bag loader.
 
 Both sides decode bytes through these functions so that a model sees the same arrays live as in
 training. They accept rclpy messages and rosbags-deserialised messages alike (same field names),
@@ -67,12 +67,3 @@ def image_to_array(msg, accept):
     if channels == 1:
         return arr.reshape(height, width)
     return arr.reshape(height, width, channels)
-
-
-def wrench_to_array(msg):
-    """WrenchStamped -> (6,) float64 [fx, fy, fz, tx, ty, tz]; non-finite values are an error."""
-    f, t = msg.wrench.force, msg.wrench.torque
-    out = np.array([f.x, f.y, f.z, t.x, t.y, t.z], dtype=np.float64)
-    if not np.isfinite(out).all():
-        raise ConversionError(f'wrench holds non-finite values {out.tolist()}')
-    return out

@@ -108,6 +108,9 @@ def build_array(node_name, stamp, model_id, backend, stats, liveness, live, topi
         else:
             level, message = WARN, (f'stale: newest message is {age:.3f} s old '
                                     f'(timeout {h.timeout_ns / 1e9:g} s)')
+        if h.encode_failing:
+            level = WARN
+            message = f'not fused: its newest encode failed ({h.last_encode_error}); ' + message
         if h.malformed and h.last_malformed:
             message += f'; {h.malformed} dropped, last: {h.last_malformed}'
         lat = stats.window(f'to_prediction/{s}').percentiles()
@@ -116,6 +119,8 @@ def build_array(node_name, stamp, model_id, backend, stats, liveness, live, topi
             values=_kv([('topic', topics[s]), ('live', is_live), ('rate_hz', f'{h.rate_hz:.2f}'),
                         ('age_s', _fmt(age)), ('accepted', h.accepted), ('malformed', h.malformed),
                         ('last_malformed', h.last_malformed or 'none'),
+                        ('encode_failures', h.encode_failures),
+                        ('last_encode_error', h.last_encode_error or 'none'),
                         ('to_prediction_p50_ms', _fmt(lat[0])),
                         ('to_prediction_p99_ms', _fmt(lat[1]))])))
     msg = DiagnosticArray(status=statuses)

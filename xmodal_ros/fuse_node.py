@@ -16,73 +16,52 @@ stamped with the newest input stamp. See docs/RUNTIME.md.
 """
 import dataclasses
 import math
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import WrenchStamped
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.subscription import Subscription
-from sensor_msgs.msg import Image, JointState
+from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from xmodal_ros import diagnostics
+from xmodal_ros.allocator import keep_large_allocations
 from xmodal_ros.backends import BackendError
-from xmodal_ros.bundle import BundleError
+from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.conversions import stamp_ns
 from xmodal_ros.dds import apply_dds_defaults
+from xmodal_ros.executor import make_executor
+from xmodal_ros.kinds import get_kind
 from xmodal_ros.liveness import Liveness
 from xmodal_ros.model import FusionModel
-from xmodal_ros.paths import config_path, default_bundle
-from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.paths import default_bundle
+from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
 from xmodal_ros.scheduling import EncoderThread, TickSchedule
 from xmodal_ros.sensor_input import make_input
+from xmodal_ros.sensors import (ENCODE_MODES, NODE_KEYS, SensorConfigError, check_node_settings,
+                                declared_spec, load_sensor_config, message_class)
 
 NODE_NAME = 'fuse_node'
 # Parameter defaults; config/fuse.yaml documents each key and repeats these values (a test checks).
+# Per-sensor blocks (<sensor>.enabled, .timeout, .queue_depth, .encode) come from the parameter
+# file, keyed by the bundle's sensor names: see _sensor_settings.
 PARAMETERS = {
-    'bundle': '', 'backend': 'auto', 'threads': 1, 'engine_cache_dir': '', 'rate_hz': 100.0,
-    'tick_wait_fraction': 0.5, 'frame_id': 'base_link', 'prediction_topic': '/xmodal/prediction',
-    'classes_topic': '/xmodal/classes', 'diagnostics_period': 1.0, 'future_tolerance': 0.5,
+    'bundle': '', 'sensors_config': '', 'backend': 'auto', 'threads': 1, 'engine_cache_dir': '',
+    'rate_hz': 100.0, 'tick_wait_fraction': 0.5, 'frame_id': 'base_link',
+    'prediction_topic': '/xmodal/prediction', 'classes_topic': '/xmodal/classes',
+    'diagnostics_period': 1.0, 'future_tolerance': 0.5,
     'autostart': True,   # not in fuse.yaml: set by `xmodal fuse --managed` / launch managed:=true
 }
-SENSOR_DEFAULTS = {
-    'camera': dict(enabled=True, topic='/camera/color/image_raw', timeout=0.2, queue_depth=1,
-                   encode='thread'),
-    'depth': dict(enabled=True, topic='/camera/depth/image_rect_raw', timeout=0.2, queue_depth=1,
-                  encode='thread'),
-    'tactile': dict(enabled=True, topic='/tactile/pressure', timeout=0.1, queue_depth=5,
-                    encode='arrival'),
-    'force': dict(enabled=True, topic='/wrist/wrench', timeout=0.1, queue_depth=50,
-                  encode='tick'),
-}
-# Where a sensor's messages are encoded: on the encoder thread as they arrive (newest first),
-# in their subscription callback, or only the newest one at the next fusion tick.
-ENCODE_MODES = ('thread', 'arrival', 'tick')
+# Dotted parameters that are not sensor blocks (rclpy's QoS override parameters).
+NOT_SENSORS = ('qos_overrides',)
 # rclpy hands two-argument callbacks the MessageInfo (with the rmw receive time) since Iron; on
 # older distros a callback gets the message alone and the latency split has no delivery stage.
 MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
-MSG_TYPES = {'camera': Image, 'depth': Image, 'tactile': Image, 'force': WrenchStamped}
-PREDICTION_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                            reliability=ReliabilityPolicy.RELIABLE,
-                            durability=DurabilityPolicy.VOLATILE)
-LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
-
-
-def sensor_qos(depth):
-    """REP-2003 sensor data QoS: best effort, volatile, keep the newest ``depth``."""
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=int(depth),
-                      reliability=ReliabilityPolicy.BEST_EFFORT,
-                      durability=DurabilityPolicy.VOLATILE)
 
 
 @dataclasses.dataclass
@@ -100,15 +79,19 @@ class Trace:
 class SensorSlot:
     """One enabled sensor while configured: its input state and its latest projected tokens."""
     name: str
-    topic: str
+    spec: object                      # sensors.SensorSpec: topic, kind, preprocessing
     queue_depth: int
     encode: str                       # one of ENCODE_MODES
-    input: object                     # sensor_input.ImageInput / WrenchInput
+    input: object                     # sensor_input.ImageInput / WindowInput
     tokens: Optional[np.ndarray] = None
     trace: Optional[Trace] = None     # of the message the tokens come from
     tokens_used: bool = True          # already counted in a prediction's latency
     pending: Optional[Trace] = None   # newest accepted message not encoded yet (encode: tick)
     in_flight_ns: int = 0             # stamp of the newest message handed to the encoder thread
+
+    @property
+    def topic(self):
+        return self.spec.topic
 
     @property
     def tokens_stamp_ns(self):
@@ -142,12 +125,13 @@ class FuseNode(LifecycleNode):
         self._prediction: Optional[JointState] = None       # reused every tick
         self.stats: Optional[diagnostics.FuseStats] = None
         self.error: Optional[str] = None                    # why the last configure failed
+        # Sensor blocks are named by the bundle, which is only known at configure: parameters
+        # given in the file or on the command line are declared as they come.
+        kwargs.setdefault('automatically_declare_parameters_from_overrides', True)
         super().__init__(node_name, **kwargs)
         for name, value in PARAMETERS.items():
-            self.declare_parameter(name, value)
-        for s, d in SENSOR_DEFAULTS.items():
-            for key, value in d.items():
-                self.declare_parameter(f'{s}.{key}', value)
+            if not self.has_parameter(name):
+                self.declare_parameter(name, value)
 
     def _param(self, name):
         return self.get_parameter(name).value
@@ -155,12 +139,20 @@ class FuseNode(LifecycleNode):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load, verify and warm up the bundle; FAILURE (back to unconfigured) with ``error`` set
-        if the bundle or the backend cannot be used."""
-        enabled = [s for s in SENSORS if self._param(f'{s}.enabled')]
-        bundle = self._param('bundle') or str(default_bundle())
+        """Load, verify and warm up the bundle, match its sensors with sensors.yaml and the
+        per-sensor parameters; FAILURE (back to unconfigured) with ``error`` set if any of them
+        cannot be used."""
         try:
-            self._check_parameters(enabled)
+            self._check_parameters()
+            bundle = load_bundle(self._param('bundle') or default_bundle())
+            settings = self._sensor_settings(bundle)
+            enabled = [s for s in bundle.sensors if settings[s]['enabled']]
+            if not enabled:
+                raise ValueError('every sensor of the bundle is disabled (<sensor>.enabled); '
+                                 'enable at least one')
+            config = load_sensor_config(self._param('sensors_config') or None)
+            specs = {s: declared_spec(s, bundle.declaration(s), config, f'bundle {bundle.root}')
+                     for s in enabled}
             self._model = self._model_factory(
                 bundle, backend=self._param('backend'), sensors=enabled,
                 threads=self._param('threads'), cache_dir=self._param('engine_cache_dir') or None)
@@ -172,13 +164,11 @@ class FuseNode(LifecycleNode):
             self._release_model()
             return TransitionCallbackReturn.FAILURE
         self.error = None
-        self._slots = {}
-        for s in enabled:
-            self._slots[s] = SensorSlot(
-                name=s, topic=self._param(f'{s}.topic'),
-                queue_depth=self._param(f'{s}.queue_depth'), encode=self._param(f'{s}.encode'),
-                input=make_input(s, self._model.preprocess_params(s)))
-        self._liveness = Liveness({s: self._param(f'{s}.timeout') for s in enabled},
+        self._slots = {s: SensorSlot(name=s, spec=specs[s],
+                                     queue_depth=int(settings[s]['queue_depth']),
+                                     encode=settings[s]['encode'], input=make_input(specs[s]))
+                       for s in enabled}
+        self._liveness = Liveness({s: settings[s]['timeout'] for s in enabled},
                                   self._param('future_tolerance'))
         self._period_ns = int(1e9 / self._param('rate_hz'))
         self._wait_fraction = float(self._param('tick_wait_fraction'))
@@ -201,22 +191,50 @@ class FuseNode(LifecycleNode):
             f'sensors {", ".join(enabled)}, {self._param("rate_hz"):g} Hz')
         return TransitionCallbackReturn.SUCCESS
 
-    def _check_parameters(self, enabled):
-        if not enabled:
-            raise ValueError('every sensor is disabled (<sensor>.enabled); enable at least one')
-        positive = ['rate_hz', 'diagnostics_period', 'future_tolerance'] + [
-            f'{s}.{k}' for s in enabled for k in ('timeout', 'queue_depth')]
-        bad = [f'{n}={self._param(n)}' for n in positive if self._param(n) <= 0]
+    def _check_parameters(self):
+        bad = [f'{n}={self._param(n)}' for n in ('rate_hz', 'diagnostics_period',
+                                                  'future_tolerance') if self._param(n) <= 0]
         if bad:
             raise ValueError(f'parameters must be > 0: {", ".join(bad)}')
         wait = self._param('tick_wait_fraction')
         if not 0.0 <= wait < 1.0:
             raise ValueError(f'tick_wait_fraction={wait}: must be >= 0 and < 1 (a fraction of '
                              'the fusion period)')
-        bad = [f'{s}.encode={self._param(f"{s}.encode")!r}' for s in enabled
-               if self._param(f'{s}.encode') not in ENCODE_MODES]
-        if bad:
-            raise ValueError(f'{", ".join(bad)}: expected one of {", ".join(ENCODE_MODES)}')
+
+    def _sensor_settings(self, bundle):
+        """{sensor: {enabled, timeout, queue_depth, encode}} for every sensor of ``bundle``, from
+        the <sensor>.* parameters; ValueError for a bundle sensor without them, for parameters
+        of a sensor the bundle does not have, and for values that cannot run."""
+        blocks = {}
+        for name in self.list_parameters([], 0).names:
+            head, dot, key = name.partition('.')
+            if dot and head not in NOT_SENSORS:
+                blocks.setdefault(head, {})[key] = self._param(name)
+        extra = [s for s, b in blocks.items() if s not in bundle.sensors and b.get('enabled', True)]
+        if extra:
+            raise ValueError(
+                f'parameters name sensor(s) {", ".join(extra)}, which bundle {bundle.root} does '
+                f'not have (it has {", ".join(bundle.sensors)}); remove their blocks from the '
+                'parameter file or set <sensor>.enabled: false')
+        missing = [s for s in bundle.sensors if s not in blocks]
+        if missing:
+            raise ValueError(
+                f'bundle {bundle.root} has sensor(s) {", ".join(missing)} with no parameters; add '
+                f'a block per sensor to the parameter file ({", ".join(NODE_KEYS)}; see '
+                'config/fuse.yaml), with enabled: false to leave one out')
+        settings = {}
+        for s in bundle.sensors:
+            block = blocks[s]
+            if block.get('enabled', True) is False:
+                settings[s] = {'enabled': False}
+                continue
+            kind_defaults = {'enabled': True, **get_kind(bundle.sensors[s].kind).node_defaults}
+            settings[s] = dict(kind_defaults, **block)
+            try:
+                check_node_settings(s, settings[s], 'parameters')
+            except SensorConfigError as e:
+                raise ValueError(str(e)) from None
+        return settings
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to the enabled sensors and start predicting."""
@@ -229,7 +247,7 @@ class FuseNode(LifecycleNode):
         # is not held up behind the frame's ~0.5 ms take.
         for slot in sorted(self._slots.values(), key=lambda sl: -ENCODE_MODES.index(sl.encode)):
             self._sensor_subs.append(self.create_subscription(
-                MSG_TYPES[slot.name], slot.topic,
+                message_class(slot.spec.msg_type), slot.topic,
                 (lambda msg, info, s=slot: self._on_message(s, msg, info)) if MESSAGE_INFO
                 else (lambda msg, s=slot: self._on_message(s, msg, {})),
                 sensor_qos(slot.queue_depth)))
@@ -353,10 +371,16 @@ class FuseNode(LifecycleNode):
         trace, slot.pending = slot.pending, None
         result = self._run_encoder(slot, None, trace)
         if isinstance(result, str):
-            self._liveness.reject(slot.name, result)
+            self._encode_failed(slot, result)
             return False
         self._set_tokens(slot, result, trace)
         return True
+
+    def _encode_failed(self, slot, reason):
+        """The newest input of ``slot`` could not be encoded: its older tokens are dropped, so the
+        sensor is not fused on them, and /diagnostics counts and shows why."""
+        slot.tokens, slot.trace, slot.tokens_used = None, None, True
+        self._liveness.encode_failed(slot.name, reason)
 
     def _run_encoder(self, slot, snapshot, trace):
         """Preprocess + encode ``snapshot`` (None: the input's current state), on either thread;
@@ -377,6 +401,7 @@ class FuseNode(LifecycleNode):
     def _set_tokens(self, slot, tokens, trace):
         self.stats.window(f'encode/{slot.name}').add(trace.preprocess_ms + trace.encode_ms)
         slot.tokens, slot.trace, slot.tokens_used = tokens, trace, False
+        self._liveness.encoded(slot.name)
 
     def _encode_job(self, job):
         """On the encoder thread: (slot, tokens or error text, trace)."""
@@ -389,7 +414,7 @@ class FuseNode(LifecycleNode):
             return
         for slot, result, trace in self._encoder.results():
             if isinstance(result, str):
-                self._liveness.reject(slot.name, result)
+                self._encode_failed(slot, result)
                 continue
             self._set_tokens(slot, result, trace)
             self._liveness.accept(slot.name, trace.stamp_ns)
@@ -496,66 +521,12 @@ class FuseNode(LifecycleNode):
 # -- process entry points ----------------------------------------------------------------------
 
 
-class OrderedExecutor(SingleThreadedExecutor):
-    """A SingleThreadedExecutor that looks at what is ready again after every callback.
-
-    rclpy's executors run every entity that one wait found ready before waiting again, so a force
-    reading that arrives while a camera frame is being taken (~0.5 ms) waited for the depth frame
-    of the same wait as well. Starting each callback from a fresh wait means the first ready
-    subscription in creation order runs next, and the node creates its subscriptions cheapest
-    first. It costs one more wait-set pass only where a wait found several entities ready.
-    """
-
-    def _spin_once_impl(self, *args, **kwargs):     # its signature differs between distros
-        try:
-            super()._spin_once_impl(*args, **kwargs)
-        finally:
-            # rclpy keeps the rest of the last wait's list in _cb_iter (every distro since Foxy);
-            # where it does not, this is a plain SingleThreadedExecutor.
-            ready = getattr(self, '_cb_iter', None)
-            if ready is not None:
-                self._cb_iter = None
-                ready.close()
-
-
-def make_executor():
-    """The node's executor: one thread (OrderedExecutor). Measured on 2 cores (xmodal bench
-    fuse): a MultiThreadedExecutor with 2 threads and a callback group per sensor and for the tick
-    cost 79 % of a core instead of 52 %, with p99 input->publish 24 ms instead of 8 ms (GIL
-    hand-offs; 47 missed cycles in 12 s instead of 2); the experimental EventsExecutor hung with
-    this lifecycle node and has no guard conditions (the encoder thread hands results back
-    through one)."""
-    return OrderedExecutor()
-
-
-# glibc mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MALLOC_KEEP_BYTES = 64 << 20
-
-
-def keep_large_allocations(keep_bytes=MALLOC_KEEP_BYTES):
-    """Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
-
-    Each camera-sized message is allocated and freed several times on its way into the node
-    (DDS history, rmw's C message, rclpy's Python message). By default glibc maps every block
-    over 128 KiB freshly and unmaps it on free, so each one page-faults in again: taking one
-    640x480 32FC1 image took 1.74 ms on the executor thread, 0.50 ms with this (measured here,
-    rclpy 9 / Fast DDS 3). Process-wide, so call it once from the node's process; the heap then
-    keeps up to ``keep_bytes`` of freed memory instead of returning it to the system. Returns
-    False where the C library has no mallopt (not glibc).
-    """
-    import ctypes
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, int(keep_bytes) // 2)
-                and mallopt(_M_TRIM_THRESHOLD, int(keep_bytes)))
-
-
 def spin(args=None, **node_kwargs):
-    """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code."""
+    """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code.
+
+    The Fast DDS profile and the allocator tuning are applied first, however the node is
+    started (``ros2 run``, launch, ``xmodal fuse``).
+    """
     apply_dds_defaults()
     keep_large_allocations()
     rclpy.init(args=args)
@@ -580,17 +551,3 @@ def spin(args=None, **node_kwargs):
 def main(args=None):
     """Console script ``fuse_node`` (what launch/fuse.launch.py starts)."""
     sys.exit(spin(args))
-
-
-def run_cli(args):
-    """``xmodal fuse``: the same node, parameters from a YAML file, no launch tooling needed."""
-    params = Path(args.params)
-    if not params.is_file():
-        print(f'xmodal fuse: parameter file {params} not found (pass --params FILE)',
-              file=sys.stderr)
-        return 2
-    ros_args = ['xmodal-fuse', '--ros-args', '--params-file', str(params),
-                '-p', f'autostart:={"false" if args.managed else "true"}']
-    if args.bundle:
-        ros_args += ['-p', f'bundle:={args.bundle}']
-    return spin(ros_args)

@@ -19,6 +19,9 @@ class SensorHealth:
     accepted: int = 0
     malformed: int = 0
     last_malformed: str = ''
+    encode_failures: int = 0          # accepted messages whose preprocessing or encoder failed
+    last_encode_error: str = ''
+    encode_failing: bool = False      # the newest encode failed: no tokens to fuse until one works
     rate_hz: float = 0.0              # accepted messages per second over the last rate window
     _rate_count: int = 0
     _rate_since_ns: Optional[int] = None   # start of the current rate window
@@ -60,6 +63,15 @@ class Liveness:
         h = self.sensors[sensor]
         h.malformed += 1
         h.last_malformed = reason
+
+    def encode_failed(self, sensor, reason):
+        h = self.sensors[sensor]
+        h.encode_failures += 1
+        h.last_encode_error = reason
+        h.encode_failing = True
+
+    def encoded(self, sensor):
+        self.sensors[sensor].encode_failing = False
 
     def age_s(self, sensor, now_ns):
         """Seconds since the newest accepted stamp, or None if nothing was accepted yet."""

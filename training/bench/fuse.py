@@ -43,7 +43,6 @@ import numpy as np
 from xmodal_ros.bundle import BundleError
 from xmodal_ros.paths import config_path, default_bundle
 
-RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0}
 PATH_STAGES = ('delivery', 'executor', 'convert', 'wait', 'preprocess', 'encode', 'fuse',
                'publish')
 SIZE = (480, 640)
@@ -62,32 +61,28 @@ def _percentiles(values):
 # -- child processes (spawned; each calls rclpy.init itself) --------------------------------------
 
 
-def _sensor_messages():
-    from geometry_msgs.msg import WrenchStamped
-    from sensor_msgs.msg import Image
-    h, w = SIZE
-    rng = np.random.default_rng(0)
-
-    def image(encoding, arr):
-        msg = Image(height=arr.shape[0], width=arr.shape[1], encoding=encoding, is_bigendian=0,
-                    step=arr.strides[0])
-        msg.data = arr.tobytes()
-        return msg
-    wrench = WrenchStamped()
-    wrench.wrench.force.z = 3.0
-    return {'camera': image('rgb8', rng.integers(0, 255, (h, w, 3), dtype=np.uint8)),
-            'depth': image('32FC1', rng.uniform(0.3, 1.5, (h, w)).astype(np.float32)),
-            'tactile': image('32FC1', rng.uniform(0, 20, (8, 16)).astype(np.float32)),
-            'force': wrench}
+def _bench_specs(bundle, sensors_config=None):
+    """The bundle's sensors as the node runs them (topics from sensors.yaml)."""
+    from xmodal_ros.bundle import load_bundle
+    from xmodal_ros.sensors import load_sensor_config, model_config
+    b = load_bundle(bundle)
+    return model_config(load_sensor_config(sensors_config),
+                        {s: b.declaration(s) for s in b.sensors}, f'bundle {bundle}').sensors
 
 
-def _publisher_proc(ready, stop, results):
+def _publisher_proc(bundle, ready, stop, results):
+    """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml
+    rate_hz), full-size images."""
     import rclpy
-    from xmodal_ros.fuse_node import SENSOR_DEFAULTS, sensor_qos
+    from xmodal_ros.qos import sensor_qos
+    from xmodal_training.bench.messages import set_stamp, synthetic_message
     rclpy.init()
     node = rclpy.create_node('xmodal_bench_publisher')
-    msgs = _sensor_messages()
-    pubs = {s: node.create_publisher(type(m), SENSOR_DEFAULTS[s]['topic'], sensor_qos(10))
+    specs = _bench_specs(bundle)
+    rng = np.random.default_rng(0)
+    msgs = {s: synthetic_message(spec, size=SIZE, rng=rng) for s, spec in specs.items()}
+    rates = {s: spec.rate_hz for s, spec in specs.items()}
+    pubs = {s: node.create_publisher(type(m), specs[s].topic, sensor_qos(10))
             for s, m in msgs.items()}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(
@@ -99,11 +94,9 @@ def _publisher_proc(ready, stop, results):
     due = dict.fromkeys(msgs, start)
     while not stop.is_set():
         now = time.monotonic()
-        for s, rate in RATES.items():
+        for s, rate in rates.items():
             if now >= due[s]:
-                stamp = time.time_ns()
-                msgs[s].header.stamp.sec, msgs[s].header.stamp.nanosec = divmod(stamp, 10**9)
-                pubs[s].publish(msgs[s])
+                pubs[s].publish(set_stamp(msgs[s], time.time_ns()))
                 counts[s] += 1
                 due[s] = max(due[s] + 1.0 / rate, now - 1.0 / rate)
         time.sleep(max(0.0, min(due.values()) - time.monotonic()))
@@ -117,7 +110,7 @@ def _subscriber_proc(ready, measure, stop, results):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
-    from xmodal_ros.fuse_node import PREDICTION_QOS
+    from xmodal_ros.qos import PREDICTION_QOS
     rclpy.init()
     node = rclpy.create_node('xmodal_bench_subscriber')
     lat = []
@@ -162,7 +155,9 @@ def _node_proc(variant, bundle, params, torch_run, torch_threads, ready, measure
     import rclpy
     from rclpy.executors import ExternalShutdownException
     from xmodal_ros.diagnostics import FuseStats
-    from xmodal_ros.fuse_node import FuseNode, keep_large_allocations, make_executor
+    from xmodal_ros.allocator import keep_large_allocations
+    from xmodal_ros.executor import make_executor
+    from xmodal_ros.fuse_node import FuseNode
     from xmodal_ros.model import FusionModel
     if variant == 'torch':
         from xmodal_training.bench.torch_backend import TorchFusionModel
@@ -205,7 +200,8 @@ def _node_proc(variant, bundle, params, torch_run, torch_threads, ready, measure
                    missed_cycles=stats.missed_cycles, idle_ticks=stats.idle_ticks,
                    superseded=dict(stats.superseded), tick_starts=dict(stats.tick_starts),
                    breakdown=_breakdown(stats),
-                   backend=node._model.backend_detail, rate_hz=node._param('rate_hz'))
+                   backend=node._model.backend_detail, rate_hz=node._param('rate_hz'),
+                   sensors=list(node._slots))
         results.put(('node', out))
         executor.shutdown(timeout_sec=5.0)
     threading.Thread(target=control, daemon=True).start()
@@ -246,7 +242,7 @@ def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None, p
         procs['subscriber'] = ctx.Process(target=_subscriber_proc, name='bench-sub', args=(
             ev['sub_ready'], ev['measure'], ev['stop'], results))
         procs['publisher'] = ctx.Process(target=_publisher_proc, name='bench-pub', args=(
-            ev['pub_ready'], ev['stop'], results))
+            str(bundle), ev['pub_ready'], ev['stop'], results))
         procs['subscriber'].start()
         procs['publisher'].start()
         _wait(ev['sub_ready'], results, procs, 60, 'the subscriber')
@@ -346,11 +342,11 @@ def report(name, r, duration):
     print(f'{name}: {n["backend"]}')
     print(_row('input->publish', n['e2e']))
     print(_row('  of it, arrival->publish', n['arrival']))
-    for s in RATES:
+    for s in n['sensors']:
         if f'to_prediction/{s}' in n:
             print(_row(f'{s} msg->first pred', n[f'to_prediction/{s}']))
     print(_row('input->received', r['subscriber']))
-    for s in RATES:
+    for s in n['sensors']:
         if f'encode/{s}' in n:
             print(_row(f'encode {s} (in node)', n[f'encode/{s}']))
     print(_row('fuse (in node)', n['fuse']))

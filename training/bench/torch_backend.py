@@ -10,7 +10,7 @@ must be the checkpoint the bundle was exported from (manifest ``export.checkpoin
 import numpy as np
 import torch
 
-from xmodal_ros.bundle import BundleError, load_bundle
+from xmodal_ros.bundle import Bundle, BundleError, load_bundle
 from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import CHECKPOINT, load_checkpoint, load_run, rebuild
 
@@ -42,7 +42,7 @@ class TorchFusionModel:
                  **_):
         """``torch_threads``: intra-op threads (None/0: PyTorch's default). The node's own
         keyword arguments (threads, cache_dir, ...) are for ONNX Runtime and are ignored."""
-        self.bundle = load_bundle(bundle)
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         ckpt = bundle_checkpoint(self.bundle, run)
         if torch_threads:
             torch.set_num_threads(int(torch_threads))

@@ -11,15 +11,15 @@ import numpy as np
 from tqdm import tqdm
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
-from xmodal_training.data.bagread import (LABELS, BagError, label_names, open_bag, parse_label,
-                                          read_config)
+from xmodal_ros.sensors import SensorConfigError
+from xmodal_training.data.bagread import LABELS, BagError, label_names, open_bag, parse_label
 
 
 def main(args):
     try:
-        with open_bag(args.path, read_config(args.config)) as bag:
+        with open_bag(args.path, args.config) as bag:
             print(report(bag))
-    except BagError as e:
+    except (BagError, SensorConfigError) as e:
         print(f'xmodal bag info: {e}', file=sys.stderr)
         return 1
     return 0
@@ -32,13 +32,14 @@ def report(bag):
     lines = [f'bag:      {bag.path}',
              f'storage:  {bag.storage}, {bag.size_bytes() / 1e6:.1f} MB, {size} messages',
              f'duration: {(bag.end_ns - bag.start_ns) / 1e9:.3f} s', '']
-    table = [('topic', 'type', 'sensor', 'count', 'rate Hz', 'images')]
+    table = [('topic', 'type', 'sensor:kind', 'count', 'rate Hz', 'images')]
     for topic, (msgtype, count) in sorted(bag.topics.items()):
         role = role_of.get(topic)
+        label = role if role in (None, LABELS) else f'{role}:{bag.config[role].kind.name}'
         gaps = np.diff(np.sort(np.asarray(logtimes.get(role, []), np.int64)))
         rate = f'{1e9 / np.median(gaps[gaps > 0]):.1f}' if (gaps > 0).any() else '-'
         shapes = ', '.join(f'{w}x{h} {enc}' for enc, w, h in sorted(images.get(role, ())))
-        table.append((topic, msgtype, role or '-', str(count), rate, shapes))
+        table.append((topic, msgtype, label or '-', str(count), rate, shapes))
     lines += _columns(table)
     lines += ['', f'sensors:  {", ".join(bag.sensors) or "none of the configured ones"}']
     lines += _labels(bag, rows, names)
@@ -62,7 +63,7 @@ def _scan(bag):
                 raise bag.invalid(role, stamp_ns(msg.header), e) from e
             rows.append(row)
             names.add(key)
-        elif role != 'force':
+        elif not bag.config[role].kind.windowed:
             images[role].add((msg.encoding, int(msg.width), int(msg.height)))
     return logtimes, images, rows, names
 

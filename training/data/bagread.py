@@ -8,20 +8,12 @@ import contextlib
 from pathlib import Path
 
 import numpy as np
-import yaml
 from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 
-from xmodal_ros.conversions import (COLOUR_ENCODINGS, DEPTH_ENCODINGS, ConversionError,
-                                    image_to_array, stamp_ns, wrench_to_array)
-from xmodal_ros.paths import config_path
-from xmodal_ros.preprocess import SENSORS, preprocess
+from xmodal_ros.conversions import ConversionError, stamp_ns
+from xmodal_ros.sensors import load_sensor_config
 
-IMAGE_TYPE = 'sensor_msgs/msg/Image'
-MESSAGE_TYPES = {'camera': IMAGE_TYPE, 'depth': IMAGE_TYPE, 'tactile': IMAGE_TYPE,
-                 'force': 'geometry_msgs/msg/WrenchStamped',
-                 'labels': 'sensor_msgs/msg/JointState'}
-ACCEPTED_ENCODINGS = {'camera': COLOUR_ENCODINGS, 'depth': DEPTH_ENCODINGS, 'tactile': ('32FC1',)}
 LABELS = 'labels'
 _TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 
@@ -30,21 +22,12 @@ class BagError(ValueError):
     """A bag that cannot become training data; the text names the file, the problem and the fix."""
 
 
-def read_config(path=None):
-    """Sensor YAML -> {role: {'topic', 'msg_type', ...}} for the sensors it lists and 'labels'."""
-    path = Path(path or config_path('sensors.yaml'))
-    doc = yaml.safe_load(path.read_text())
-    roles = dict(doc.get('sensors') or {})
-    if 'labels' in doc:
-        roles[LABELS] = doc['labels']
-    for role, block in roles.items():
-        if role not in MESSAGE_TYPES:
-            raise ValueError(
-                f'{path}: unknown sensor {role!r}; expected some of {", ".join(SENSORS)}')
-        if block.get('msg_type') != MESSAGE_TYPES[role] or not block.get('topic'):
-            raise ValueError(
-                f'{path}: {role} needs a topic and msg_type {MESSAGE_TYPES[role]}; found '
-                f'topic={block.get("topic")!r} msg_type={block.get("msg_type")!r}')
+def topic_roles(config):
+    """role -> (topic, msg_type) of every configured sensor and, when configured, the labels."""
+    config = load_sensor_config(config)
+    roles = {n: (s.topic, s.msg_type) for n, s in config.sensors.items()}
+    if config.labels:
+        roles[LABELS] = (config.labels['topic'], config.labels['msg_type'])
     return roles
 
 
@@ -74,31 +57,32 @@ class Bag:
     def __init__(self, path, reader, config):
         self.path = Path(path)
         self.reader = reader
+        self.config = load_sensor_config(config)
         self.storage = _storage(self.path)
         self.custom = dict(reader.storage.metadata.custom or {})
         self.start_ns, self.end_ns = reader.start_time, reader.end_time
         self.topics = {name: (info.msgtype, info.msgcount) for name, info in reader.topics.items()}
         self.roles = {}       # role -> connections of the configured topic and type, with messages
         self.problems = []
-        for role, block in config.items():
-            conns = [c for c in reader.connections if c.topic == block['topic']]
-            wrong = sorted({c.msgtype for c in conns} - {block['msg_type']})
+        wanted = topic_roles(self.config)
+        for role, (topic, msg_type) in wanted.items():
+            conns = [c for c in reader.connections if c.topic == topic]
+            wrong = sorted({c.msgtype for c in conns} - {msg_type})
             if wrong:
                 self.problems.append(
-                    f'{self.path}: topic {block["topic"]} has type {", ".join(wrong)}; the sensor '
-                    f'config expects {block["msg_type"]} for {role}. Fix: point {role}.topic in '
-                    f'the sensor YAML (--config) at a {block["msg_type"]} topic, or drop it there')
+                    f'{self.path}: topic {topic} has type {", ".join(wrong)}; the sensor '
+                    f'config expects {msg_type} for {role}. Fix: point {role}.topic in '
+                    f'{self.config.path} at a {msg_type} topic, or drop it there')
             elif sum(c.msgcount for c in conns):
                 self.roles[role] = conns
         if not set(self.roles) - {LABELS}:
             found = ', '.join(f'{t} ({m})' for t, (m, _) in sorted(self.topics.items())) or 'none'
-            wanted = ', '.join(f'{b["topic"]} ({b["msg_type"]})' for r, b in config.items()
-                               if r != LABELS)
+            expected = ', '.join(f'{t} ({m})' for r, (t, m) in wanted.items() if r != LABELS)
             self.problems.append(
                 f'{self.path}: holds none of the configured sensor topics (with messages); found '
-                f'{found}; expected at least one of {wanted}. Fix: pass a sensor YAML (--config) '
-                f'whose topics match this robot')
-        self.sensors = tuple(s for s in SENSORS if s in self.roles)
+                f'{found}; expected at least one of {expected}. Fix: pass a sensor YAML '
+                f'(--config) whose topics match this robot')
+        self.sensors = tuple(s for s in self.config.names if s in self.roles)
         self.labelled = LABELS in self.roles
 
     def check(self):
@@ -134,19 +118,19 @@ class Bag:
                     f'Fix: copy or record it again') from e
             yield role_of[conn.id], logtime, msg
 
-    def decoded(self, params, start=None, stop=None):
-        """Yield (role, header stamp ns, value): model input arrays for image sensors, (6,) wrench
-        readings for force (its windows are cut later), labels as ``parse_label`` gives them."""
+    def decoded(self, start=None, stop=None):
+        """Yield (role, header stamp ns, value): model inputs for image kinds, reading vectors for
+        windowed kinds (their windows are cut later), labels as ``parse_label`` gives them."""
+        specs = self.config.sensors
         for role, _, msg in self.messages(list(self.roles), start, stop):
             stamp = stamp_ns(msg.header)
             try:
-                if role == 'force':
-                    value = wrench_to_array(msg)
-                elif role == LABELS:
+                if role == LABELS:
                     value = parse_label(msg)
+                elif specs[role].kind.windowed:
+                    value = specs[role].read(msg)
                 else:
-                    arr = image_to_array(msg, ACCEPTED_ENCODINGS[role])
-                    value = preprocess(role, arr, msg.encoding, params[role])
+                    value = specs[role].preprocess(specs[role].read(msg), msg.encoding)
             except ConversionError as e:
                 raise self.invalid(role, stamp, e) from e
             yield role, stamp, value
@@ -155,8 +139,8 @@ class Bag:
         """BagError for a message of ``role`` that cannot be converted (``err``)."""
         return BagError(
             f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} ns: '
-            f'{err}. Fix: record {role} as the sensor YAML describes it, or leave that topic out '
-            f'of the sensor YAML (--config)')
+            f'{err}. Fix: record {role} as {self.config.path} describes it, or leave that topic '
+            'out of the sensor YAML (--config)')
 
 
 def parse_label(msg):
@@ -222,8 +206,8 @@ def _storage(path):
 
 @contextlib.contextmanager
 def open_bag(path, config):
-    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to ``config``'s
-    roles; ``Bag.check`` raises what does not fit."""
+    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to the sensors of
+    ``config`` (a SensorConfig or sensors.yaml path); ``Bag.check`` raises what does not fit."""
     path = Path(path)
     files = bag_files(path)
     if path.is_dir() and not (path / 'metadata.yaml').is_file():

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from xmodal_ros.preprocess import input_shape, preprocess
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.data.bagread import LABELS, BagError, bag_files, label_names, open_bag
-from xmodal_training.data.windows import force_rows, sample_table
+from xmodal_training.data.windows import sample_table, window_table
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RANGE_BYTES = 256 << 20     # bag bytes per decoded range: bounds a range's result in memory
-FORCE_CHUNK = 4096          # samples per force-window write
+WINDOW_CHUNK = 4096         # samples per window write (windowed kinds)
 POOL_MIN_BYTES = 768 << 20  # a worker's start costs ~0.4 CPU-s, as much as ~400 MB of decoding
 
 
@@ -39,10 +39,10 @@ def cache_root(cache_dir=None):
     return Path(root).expanduser() / 'bags'
 
 
-def cache_key(path, config, params, rule):
+def cache_key(path, config, rule):
     identity = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in bag_files(path)]
-    text = json.dumps([FORMAT_VERSION, identity, config, params, vars(rule)], sort_keys=True,
-                      default=str)
+    text = json.dumps([FORMAT_VERSION, identity, config.identity(), config.labels, vars(rule)],
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -50,9 +50,10 @@ class BagCache:
     """One bag's decoded samples on disk. Arrays are memory-mapped on first use in each process
     (never pickled), so DataLoader workers share the page cache instead of copies.
 
-    Arrays: '<sensor>' frames (F, *input_shape) and '<sensor>_idx' (N,) for image sensors,
-    'force' windows (N, 6, window); 't_ns', 'episode' (into meta['episodes']), 'label', 'phase'
-    (N,) and 'target' (N, R) in the bag's own class/phase/target lists (meta).
+    Arrays: '<sensor>' frames (F, *input_shape) and '<sensor>_idx' (N,) for image kinds,
+    '<sensor>' windows (N, *input_shape) for windowed kinds; 't_ns', 'episode' (into
+    meta['episodes']), 'label', 'phase' (N,) and 'target' (N, R) in the bag's own
+    class/phase/target lists (meta).
     """
 
     def __init__(self, root):
@@ -74,12 +75,14 @@ class BagCache:
         return dict(self.__dict__, _arrays=None)
 
 
-def load_caches(bags, config, params, rule, cache_dir=None, workers=None):
-    """A BagCache per bag, decoding those not cached yet. ``workers``: decoding processes besides
-    this one (default: one per further CPU once there are POOL_MIN_BYTES to decode; 0 decodes in
-    this process alone)."""
+def load_caches(bags, config, rule, cache_dir=None, workers=None):
+    """A BagCache per bag, decoding those not cached yet. ``config``: SensorConfig (its sensors'
+    preprocessing decides the arrays); ``workers``: decoding processes besides this one
+    (default: one per further CPU once there are POOL_MIN_BYTES to decode; 0 decodes in this
+    process alone)."""
+    config = load_sensor_config(config)
     root = cache_root(cache_dir)
-    dests = [root / cache_key(b, config, params, rule) for b in bags]
+    dests = [root / cache_key(b, config, rule) for b in bags]
     todo = [(b, d) for b, d in zip(bags, dests) if not (d / 'meta.json').is_file()]
     if workers is None:
         size = sum(p.stat().st_size for b, _ in todo for p in bag_files(b))
@@ -91,7 +94,7 @@ def load_caches(bags, config, params, rule, cache_dir=None, workers=None):
             if workers > 0 else None)
         try:
             for bag, dest in todo:
-                _build(bag, dest, config, params, rule, pool, workers)
+                _build(bag, dest, config, rule, pool, workers)
         finally:
             if pool is not None:
                 # running ranges only read the bag; they finish and the workers exit
@@ -104,10 +107,10 @@ def _ignore_sigint():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _decode(bag, params, start, stop):
+def _decode(bag, start, stop):
     """Decode the messages logged in [start, stop) -> per-role stamps, values and label names."""
     stamps, values, names = collections.defaultdict(list), collections.defaultdict(list), set()
-    for role, stamp, value in bag.decoded(params, start, stop):
+    for role, stamp, value in bag.decoded(start, stop):
         stamps[role].append(stamp)
         if role == LABELS:
             value, key = value
@@ -122,55 +125,58 @@ def _decode(bag, params, start, stop):
 _worker = {'path': None, 'bag': None, 'stack': contextlib.ExitStack()}
 
 
-def _worker_decode(path, config, params, start, stop):
+def _worker_decode(path, config, start, stop):
     if _worker['path'] != path:
         _worker['stack'].close()
         _worker['bag'] = _worker['stack'].enter_context(open_bag(path, config))
         _worker['path'] = path
-    return _decode(_worker['bag'], params, start, stop)
+    return _decode(_worker['bag'], start, stop)
 
 
-def _results(bag, ranges, config, params, pool, workers):
+def _results(bag, ranges, config, pool, workers):
     """Decoded ranges as they complete. This process decodes too, taking ranges from the other end,
     so decoding starts while the workers start up; at most 2 * workers results wait."""
     ranges, pending = collections.deque(ranges), collections.deque()
     while ranges or pending:
         while pool is not None and ranges and len(pending) < 2 * workers:
-            pending.append(pool.submit(_worker_decode, bag.path, config, params,
-                                       *ranges.popleft()))
+            pending.append(pool.submit(_worker_decode, bag.path, config, *ranges.popleft()))
         done = [f for f in pending if f.done()]
         for f in done:
             pending.remove(f)
             yield f.result()
         if ranges:
-            yield _decode(bag, params, *ranges.pop())
+            yield _decode(bag, *ranges.pop())
         elif pending and not done:
             yield pending.popleft().result()
 
 
-def _build(path, dest, config, params, rule, pool, workers):
+def _build(path, dest, config, rule, pool, workers):
     tmp = Path(tempfile.mkdtemp(prefix=f'.tmp-{dest.name}-', dir=dest.parent))
     try:
         with open_bag(path, config) as bag:
             bag.check()
-            streams, labels, names = _stream(bag, tmp, config, params, pool, workers)
-            _write_samples(bag, tmp, streams, labels, names, params, rule)
+            streams, labels, names = _stream(bag, tmp, config, pool, workers)
+            _write_samples(bag, tmp, streams, labels, names, rule)
         if not (dest / 'meta.json').is_file():      # another process may have published it
             os.rename(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _stream(bag, tmp, config, params, pool, workers):
-    """Decode every message into preallocated files (image sensors: model inputs, force: raw
-    readings.npy); returns the stamps per role, the label rows and the label name keys seen."""
+def _stream(bag, tmp, config, pool, workers):
+    """Decode every message into preallocated files (image kinds: model inputs; windowed kinds:
+    raw readings, <sensor>.readings.npy); returns the stamps per role, the label rows and the
+    label name keys seen."""
     counts = {role: bag.count(role) for role in bag.roles}
-    files = {s: np.lib.format.open_memmap(tmp / f'{s}.npy', 'w+', np.float32,
-                                          (counts[s], *input_shape(s, params[s])))
-             for s in bag.sensors if s != 'force'}
-    if 'force' in counts:
-        files['force'] = np.lib.format.open_memmap(tmp / 'readings.npy', 'w+', np.float64,
-                                                   (counts['force'], 6))
+    files = {}
+    for s in bag.sensors:
+        spec = config[s]
+        if spec.kind.windowed:
+            files[s] = np.lib.format.open_memmap(tmp / f'{s}.readings.npy', 'w+', np.float64,
+                                                 (counts[s], spec.kind.width(spec.params)))
+        else:
+            files[s] = np.lib.format.open_memmap(tmp / f'{s}.npy', 'w+', np.float32,
+                                                 (counts[s], *spec.input_shape))
     n_ranges = max(4 * workers + 1, math.ceil(bag.size_bytes() / RANGE_BYTES))
     edges = np.linspace(bag.start_ns, bag.end_ns, n_ranges + 1).astype(np.int64)
     edges[-1] = bag.end_ns
@@ -179,7 +185,7 @@ def _stream(bag, tmp, config, params, pool, workers):
     filled = dict.fromkeys(counts, 0)
     stamps, labels, names = collections.defaultdict(list), [], set()
     with tqdm(total=sum(counts.values()), unit='msg', desc=f'decoding {bag.path.name}') as bar:
-        for got_stamps, got, got_names in _results(bag, ranges, config, params, pool, workers):
+        for got_stamps, got, got_names in _results(bag, ranges, config, pool, workers):
             for role, st in got_stamps.items():
                 at, n = filled[role], len(st)
                 if at + n > counts[role]:
@@ -199,23 +205,25 @@ def _stream(bag, tmp, config, params, pool, workers):
     return streams, np.concatenate(labels) if labels else None, names
 
 
-def _write_samples(bag, tmp, streams, labels, names, params, rule):
-    """Sample table, label columns, force windows and meta.json, from what ``_stream`` wrote."""
-    window = params['force']['window'] if 'force' in streams else 0
+def _write_samples(bag, tmp, streams, labels, names, rule):
+    """Sample table, label columns, windows and meta.json, from what ``_stream`` wrote."""
+    specs = bag.config.sensors
+    windows = {s: specs[s].params['window'] for s in bag.sensors if specs[s].kind.windowed}
     table = sample_table(streams, None if labels is None else (streams[LABELS], labels[:, 0]),
-                         rule, window)
+                         rule, windows)
     n = len(table['t_ns'])
     if n == 0:
-        need = f' (force: {window} readings within the episode)' if window else ''
+        ages = ', '.join(f'{r} {rule.max_age_ns(r) / 1e9:g} s' for r in streams)
+        need = ''.join(f' ({s}: {w} readings within the episode)' for s, w in windows.items())
         raise BagError(
             f'{bag.path}: no sample instants: nowhere within an episode do all of '
-            f'{", ".join(streams)} have a message younger than {rule.max_age_s} s{need}. Fix: '
-            f'check that the header stamps of these topics agree, or leave a sensor out of the '
-            f'sensor YAML (--config)')
+            f'{", ".join(streams)} have a message younger than their timeouts ({ages}){need}. '
+            f'Fix: check that the header stamps of these topics agree, or leave a sensor out '
+            f'of the sensor YAML (--config)')
     classes, phases, targets = label_names(bag, names)
     arrays = {'t_ns': table['t_ns'], 'episode': table['episode'].astype(np.int64)}
     for s in bag.sensors:
-        if s != 'force':
+        if s not in windows:
             arrays[f'{s}_idx'] = table[s].astype(np.int64)
     if labels is not None:
         rows = labels[table[LABELS]]
@@ -226,23 +234,25 @@ def _write_samples(bag, tmp, streams, labels, names, params, rule):
                       target=np.full((n, len(targets)), np.nan, np.float32))
     for name, arr in arrays.items():
         np.save(tmp / f'{name}.npy', arr)
-    if 'force' in streams:
-        readings = np.load(tmp / 'readings.npy', mmap_mode='r')
-        out = np.lib.format.open_memmap(tmp / 'force.npy', 'w+', np.float32,
-                                        (n, *input_shape('force', params['force'])))
-        for a in range(0, n, FORCE_CHUNK):
-            chunk = readings[force_rows(table, np.arange(a, min(a + FORCE_CHUNK, n)), window)]
+    for s, length in windows.items():
+        spec = specs[s]
+        readings = np.load(tmp / f'{s}.readings.npy', mmap_mode='r')
+        out = np.lib.format.open_memmap(tmp / f'{s}.npy', 'w+', np.float32,
+                                        (n, *spec.input_shape))
+        for a in range(0, n, WINDOW_CHUNK):
+            chunk = readings[window_table(table, s, np.arange(a, min(a + WINDOW_CHUNK, n)),
+                                          length)]
             for i, win in enumerate(chunk, a):
-                out[i] = preprocess('force', win, None, params['force'])
+                out[i] = spec.preprocess(win)
         del readings, out
-        (tmp / 'readings.npy').unlink()
+        (tmp / f'{s}.readings.npy').unlink()
     meta = {
         'format_version': FORMAT_VERSION, 'bag': str(bag.path), 'storage': bag.storage,
         'sensors': list(bag.sensors), 'counts': {r: len(s) for r, s in streams.items()},
         'samples': n, 'classes': classes, 'phases': phases, 'targets': targets,
         'episodes': [{'source': src, 'start_ns': a, 'end_ns': b, 'samples': k}
                      for a, b, src, k in table['spans']],
-        'params': params, 'rule': vars(rule),
+        'sensor_config': bag.config.identity(), 'rule': vars(rule),
     }
     (tmp / 'meta.json').write_text(json.dumps(meta, indent=1))
 

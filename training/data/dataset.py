@@ -1,7 +1,8 @@
 """Bags -> a torch Dataset of time-window samples, for any mix of sensor subsets.
 
-Sample contract (also the trainer's): a dict of tensors with one entry per sensor in SENSORS order
-shaped as ``preprocess.input_shape`` (zeros where the bag lacks the sensor), ``present`` bool (4,),
+Sample contract (also the trainer's): a dict of tensors with one entry per configured sensor
+shaped as its ``SensorSpec.input_shape`` (zeros where the bag lacks the sensor), ``present`` bool
+(S,) with a column per sensor in the order asked for (default: the configuration's order),
 ``label`` int64 (-1 unlabelled), ``phase`` int64 (-1 unlabelled), ``target`` float32 (R,) (NaN
 where unknown), ``episode`` int64 (unique across the dataset) and ``index`` int64 (the sample's
 position, stable for a given bag list and settings).
@@ -9,13 +10,13 @@ position, stable for a given bag list and settings).
 ``batch(indices)`` builds a whole batch with a few array gathers per bag, without per-sample Python;
 ``__getitem__`` is the same path for one index, for DataLoader use.
 """
+import dataclasses
 import operator
 
 import numpy as np
 import torch
 
-from xmodal_ros.preprocess import SENSORS, default_params, input_shape
-from xmodal_training.data.bagread import read_config
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.data.cache import load_caches
 from xmodal_training.data.windows import SampleRule
 
@@ -23,10 +24,11 @@ from xmodal_training.data.windows import SampleRule
 class BagDataset(torch.utils.data.Dataset):
     """Samples of ``bags`` (rosbag2 folders or .mcap/.db3 files), decoded once into the cache.
 
-    ``config``: sensor YAML (default: the package's config/sensors.yaml); ``params``: preprocessing
-    parameters (default: ``preprocess.default_params()``, as the bundle records them);
-    ``cache_dir``: overrides $XMODAL_CACHE / ~/.cache/xmodal; ``workers``: decoding processes
-    besides this one (default: one per further CPU for large bags; 0: this process alone).
+    ``config``: sensors.yaml path or SensorConfig (default: the package's config/sensors.yaml):
+    its sensors and their preprocessing, which a bundle records; ``rule``: the sample rule, whose
+    per-sensor timeouts default to each kind's node defaults; ``cache_dir``: overrides
+    $XMODAL_CACHE / ~/.cache/xmodal; ``workers``: decoding processes besides this one (default:
+    one per further CPU for large bags; 0: this process alone).
 
     Besides samples it holds ``classes``, ``phases``, ``targets`` (name tuples, the union over the
     bags), ``bag_sensors`` (per bag, the sensors it records), ``episodes`` (per episode id: bag,
@@ -35,22 +37,26 @@ class BagDataset(torch.utils.data.Dataset):
     ``t_ns``, ``label``, ``phase``, ``target``, ``episode``; ``present`` is per bag (B, 4).
     """
 
-    def __init__(self, bags, config=None, params=None, rule=SampleRule(), cache_dir=None,
-                 workers=None):
+    def __init__(self, bags, config=None, rule=None, cache_dir=None, workers=None):
         if not bags:
             raise ValueError('BagDataset needs at least one bag')
-        self.params = params or default_params()
-        self.rule = rule
+        self.config = load_sensor_config(config)
+        rule = rule or SampleRule()
+        timeouts = {s: rule.timeouts.get(s, spec.kind.node_defaults['timeout'])
+                    for s, spec in self.config.sensors.items()}
+        self.rule = rule = dataclasses.replace(rule, timeouts=timeouts)
+        self.sensors = self.config.names
+        self.params = {s: spec.params for s, spec in self.config.sensors.items()}
         self.bags = [str(b) for b in bags]
-        self.caches = load_caches(self.bags, read_config(config), self.params, rule, cache_dir,
-                                  workers)
-        self.shapes = {s: input_shape(s, self.params[s]) for s in SENSORS}
+        self.caches = load_caches(self.bags, self.config, rule, cache_dir, workers)
+        self.shapes = {s: spec.input_shape for s, spec in self.config.sensors.items()}
         self.bag_sensors = [c.sensors for c in self.caches]
         self.classes = _union(c.meta['classes'] for c in self.caches)
         self.phases = _union(c.meta['phases'] for c in self.caches)
         self.targets = _union(c.meta['targets'] for c in self.caches)
         self.offsets = np.cumsum([0] + [len(c) for c in self.caches])
-        self.present = np.array([[s in c.sensors for s in SENSORS] for c in self.caches], bool)
+        self.present = np.array([[s in c.sensors for s in self.sensors] for c in self.caches],
+                                bool)
 
         # Per-sample scalars, in memory and in the dataset's name lists.
         self.episodes = []       # global episode id -> where it came from
@@ -82,15 +88,17 @@ class BagDataset(torch.utils.data.Dataset):
             raise IndexError(f'sample {i} out of range for {len(self)} samples')
         return {k: v[0] for k, v in self.batch([i % len(self)]).items()}
 
-    def batch(self, indices):
-        """Samples ``indices`` stacked along a first batch dimension, as one dict of tensors."""
+    def batch(self, indices, sensors=None):
+        """Samples ``indices`` stacked along a first batch dimension, as one dict of tensors;
+        ``sensors``: which sensors (and ``present`` columns), in that order (default: all)."""
+        sensors = self.sensors if sensors is None else tuple(sensors)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and not (0 <= idx.min() and idx.max() < len(self)):
             raise IndexError(f'indices outside [0, {len(self)})')
         bag = self.sample_bag[idx]
         groups = [(b, np.flatnonzero(bag == b)) for b in np.unique(bag)]
         result = {}
-        for s in SENSORS:
+        for s in sensors:
             have = [(b, rows) for b, rows in groups if s in self.caches[b].sensors]
             if len(have) == 1 and len(have[0][1]) == len(idx):     # one bag holds the batch
                 x = self._gather(have[0][0], s, idx)
@@ -100,7 +108,8 @@ class BagDataset(torch.utils.data.Dataset):
                     x[rows] = self._gather(b, s, idx[rows])
             result[s] = torch.from_numpy(x)
         result.update(
-            present=torch.from_numpy(self.present[bag]),
+            present=torch.from_numpy(self.present[bag][:, [self.sensors.index(s)
+                                                          for s in sensors]]),
             label=torch.from_numpy(self.label[idx]),
             phase=torch.from_numpy(self.phase[idx]),
             target=torch.from_numpy(self.target[idx]),
@@ -110,8 +119,8 @@ class BagDataset(torch.utils.data.Dataset):
 
     def _gather(self, b, sensor, idx):
         a, local = self.caches[b].arrays, idx - self.offsets[b]
-        if sensor == 'force':
-            return np.asarray(a['force'][local])
+        if self.config[sensor].kind.windowed:
+            return np.asarray(a[sensor][local])
         return np.asarray(a[sensor][a[f'{sensor}_idx'][local]])
 
 

@@ -10,6 +10,7 @@ import itertools
 from xmodal_training.methods.baselines.configuration_baselines import UnimodalConfig, VanillaConfig
 from xmodal_training.methods.baselines.modeling_unimodal import UnimodalModel
 from xmodal_training.methods.baselines.modeling_vanilla import VanillaTransformerModel
+from xmodal_training.methods.encoders import resolve_encoders
 from xmodal_training.methods.umi.configuration_umi import UMIConfig
 from xmodal_training.methods.umi.modeling_umi import UMIModel
 
@@ -46,14 +47,40 @@ def method_config(method, train_cfg):
         raise ConfigError(f'{block}: {e}') from None
 
 
+ALL_SUBSETS_UP_TO = 6      # 2^6 - 1 = 63 subsets; beyond, the number explodes
+
+
 def sensor_subsets(sensors):
-    """Every non-empty combination of ``sensors``, smallest first: what a model is evaluated and
-    its export parity-checked on."""
-    return [c for r in range(1, len(sensors) + 1) for c in itertools.combinations(sensors, r)]
+    """The sensor combinations a model is evaluated and its export parity-checked on, smallest
+    first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every single
+    sensor, every leave-one-out and all of them (``subset_rule`` says which applied)."""
+    sensors = tuple(sensors)
+    n = len(sensors)
+    if n <= ALL_SUBSETS_UP_TO:
+        return [c for r in range(1, n + 1) for c in itertools.combinations(sensors, r)]
+    singles = [(s,) for s in sensors]
+    leave_one_out = [tuple(x for x in sensors if x != s) for s in sensors]
+    return singles + leave_one_out + [sensors]
 
 
-def build_model(method, train_cfg, input_shapes, n_classes, n_targets, target_mean=None,
+def subset_rule(sensors):
+    """In words, which combinations ``sensor_subsets`` gives for ``sensors``."""
+    n = len(tuple(sensors))
+    if n <= ALL_SUBSETS_UP_TO:
+        return f'every non-empty subset of the {n} sensors ({2 ** n - 1})'
+    return (f'{n} sensors: every single sensor, every leave-one-out and all {n} '
+            f'({2 * n + 1} of the {2 ** n - 1} subsets)')
+
+
+def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,
                 target_std=None):
-    """A fresh model for ``method``; ``input_shapes``: sensor -> input shape, model's sensors."""
-    return METHODS[method][2](method_config(method, train_cfg), input_shapes,
-                              train_cfg['encoders'], n_classes, n_targets, target_mean, target_std)
+    """A fresh model for ``method``; ``sensors``: the model's sensors in order, name ->
+    {'kind', 'input_shape'}; encoders by kind from the config's ``encoders`` block."""
+    shapes = {s: tuple(v['input_shape']) for s, v in sensors.items()}
+    try:
+        encoders = resolve_encoders(train_cfg['encoders'], {s: v['kind'] for s, v in
+                                                            sensors.items()})
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return METHODS[method][2](method_config(method, train_cfg), shapes, encoders, n_classes,
+                              n_targets, target_mean, target_std)

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_ros.preprocess import SENSORS
 
 
 class TaskModel(nn.Module):
@@ -15,7 +14,7 @@ class TaskModel(nn.Module):
 
     def __init__(self, input_shapes, n_classes, n_targets, target_mean=None, target_std=None):
         super().__init__()
-        self.sensor_names = [s for s in SENSORS if s in input_shapes]
+        self.sensor_names = list(input_shapes)      # ``present`` columns follow this order
         self.n_classes = n_classes
         self.register_buffer('target_mean', torch.zeros(n_targets) if target_mean is None
                              else torch.as_tensor(target_mean, dtype=torch.float32))

@@ -13,18 +13,72 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from tqdm import tqdm
 
-from xmodal_ros.preprocess import SENSORS
-from xmodal_training.sim.episode import DURATION_S, PHASES, TARGETS, simulate_episode
+from xmodal_ros.sensors import load_sensor_config
+from xmodal_training.sim.episode import (DURATION_S, FINGER_JOINTS, PHASES, TARGETS,
+                                         simulate_episode)
 from xmodal_training.sim.messages import (
-    LABEL_QOS, SENSOR_QOS, TYPESTORE, image_msg, label_msg, serialize, wrench_msg)
+    LABEL_QOS, SENSOR_QOS, TYPESTORE, image_msg, imu_msg, joint_state_msg, label_msg, serialize,
+    wrench_msg)
 from xmodal_training.sim.objects import CLASSES
-from xmodal_training.sim.sensors import load_config
 
 EPISODE_GAP_S = 1.0
 STORAGE = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-MSG_TYPES = {'camera': 'sensor_msgs/msg/Image', 'depth': 'sensor_msgs/msg/Image',
-             'tactile': 'sensor_msgs/msg/Image', 'force': 'geometry_msgs/msg/WrenchStamped',
-             'labels': 'sensor_msgs/msg/JointState'}
+# The simulated robot's hardware source behind a configured sensor of each kind: one of each.
+SIM_SOURCES = {'rgb': 'camera', 'depth': 'depth', 'grid': 'tactile', 'wrench': 'force',
+               'imu': 'wrist_imu', 'joints': 'finger_joints'}
+SIM_PADS = 2
+
+
+def parse_resolution(text):
+    """'WxH' -> (height, width)."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise ValueError(f'resolution {text!r} is not WxH, e.g. 640x480 or 128x96') from None
+    if w < 8 or h < 8:
+        raise ValueError(f'resolution {text!r} is too small; use at least 8x8')
+    return h, w
+
+
+def sim_sources(config, sensors, resolution=None, depth_encoding=None):
+    """How the simulator produces the configured ``sensors``: {sensor: source} and the keyword
+    arguments of ``simulate_episode`` (rates, image sizes, layouts); ValueError naming the
+    sensor YAML for a sensor the simulated robot cannot produce as configured."""
+    where = config.path
+    sources, kwargs, rates = {}, {'depth_encoding': depth_encoding or '32FC1'}, {}
+    for name in sensors:
+        spec = config[name]
+        source = SIM_SOURCES[spec.kind.name]
+        if source in sources.values():
+            other = next(n for n, src in sources.items() if src == source)
+            raise ValueError(f'{where}: sensors {other} and {name} are both {spec.kind.name}; '
+                             f'the simulated robot has one {spec.kind.name} sensor: record one '
+                             'of them (--sensors)')
+        sources[name] = source
+        rates[source] = spec.rate_hz
+        layout = spec.layout
+        if spec.kind.name in ('rgb', 'depth'):
+            hw = (parse_resolution(resolution) if isinstance(resolution, str) else resolution) \
+                or (int(layout.get('height', 480)), int(layout.get('width', 640)))
+            kwargs['camera_hw' if spec.kind.name == 'rgb' else 'depth_hw'] = tuple(hw)
+        if spec.kind.name == 'rgb' and layout.get('encoding', 'rgb8') != 'rgb8':
+            raise ValueError(f'{where}: sensors.{name}.encoding: the simulator publishes rgb8')
+        if spec.kind.name == 'depth' and depth_encoding is None:
+            kwargs['depth_encoding'] = layout.get('encoding', '32FC1')
+        if spec.kind.name == 'grid':
+            if spec.params['pads'] != SIM_PADS or layout.get('encoding', '32FC1') != '32FC1':
+                raise ValueError(f'{where}: sensors.{name}: the simulated gripper has {SIM_PADS} '
+                                 'tactile pads publishing 32FC1; set pads: 2, encoding: 32FC1')
+            kwargs['tactile_rc'] = (spec.params['rows'], spec.params['cols'])
+        if spec.kind.name == 'joints':
+            unknown = [j for j in spec.params['joints'] if j not in FINGER_JOINTS]
+            if unknown:
+                raise ValueError(f'{where}: sensors.{name}.joints: the simulated gripper has '
+                                 f'{", ".join(FINGER_JOINTS)}, not {", ".join(unknown)}')
+    if 'depth_hw' in kwargs and 'camera_hw' not in kwargs:
+        kwargs['camera_hw'] = kwargs['depth_hw']
+    kwargs['rates'] = rates
+    return sources, kwargs
 
 
 def episode_start_ns(index):
@@ -32,11 +86,11 @@ def episode_start_ns(index):
     return round((EPISODE_GAP_S + index * (DURATION_S + EPISODE_GAP_S)) * 1e9)
 
 
-def _check(sensors, classes, storage, episodes, cfg):
-    bad = [s for s in sensors if s not in SENSORS]
+def _check(config, sensors, classes, storage, episodes):
+    bad = [s for s in sensors if s not in config.sensors]
     if bad or not sensors:
         raise ValueError(f'--sensors {",".join(sensors)!r}: expected a non-empty subset of '
-                         f'{",".join(SENSORS)}')
+                         f'{",".join(config.names)} (the sensors of {config.path})')
     bad = [c for c in classes if c not in CLASSES]
     if bad or not classes:
         raise ValueError(f'--classes: unknown {", ".join(bad) or "(none given)"}; choose from '
@@ -45,20 +99,31 @@ def _check(sensors, classes, storage, episodes, cfg):
         raise ValueError(f'--storage {storage!r}; expected one of {", ".join(STORAGE)}')
     if episodes < 1:
         raise ValueError(f'--episodes {episodes}: record at least one episode')
-    blocks = {**cfg['sensors'], 'labels': cfg['labels']}
-    for name in (*sensors, 'labels'):
-        found = blocks[name].get('msg_type')
-        if found != MSG_TYPES[name]:
-            raise ValueError(f'sensor config: {name}.msg_type is {found!r}; the simulator '
-                             f'publishes {MSG_TYPES[name]}')
+    if not config.labels:
+        raise ValueError(f'{config.path}: no labels block; the simulator records ground truth')
 
 
-def write_episode(writer, connections, episode, index, cfg):
-    """Write one Episode's messages in stamp order; returns messages written per connection key."""
-    sensors = cfg['sensors']
+def message(spec, data, row, stamp, encoding):
+    """One row of a simulated stream as the ROS message of ``spec``'s kind."""
+    frame = spec.layout.get('frame_id', '')
+    kind = spec.kind.name
+    if kind == 'wrench':
+        return wrench_msg(data[row], stamp, frame)
+    if kind == 'imu':
+        r = data[row]
+        return imu_msg(r[:4], r[4:7], r[7:10], stamp, frame)
+    if kind == 'joints':
+        r = data[row]
+        return joint_state_msg(list(FINGER_JOINTS), r[0], r[1], r[2], stamp, frame)
+    return image_msg(data[row], encoding, stamp, frame)
+
+
+def write_episode(writer, connections, episode, index, config, sources):
+    """Write one Episode's messages in stamp order; returns messages written per sensor."""
+    names = {src: name for name, src in sources.items()}
     keys, stamps, rows = [], [], []
-    for name, stream in episode.streams.items():
-        keys += [name] * len(stream.stamps_ns)
+    for source, stream in episode.streams.items():
+        keys += [names[source]] * len(stream.stamps_ns)
         stamps.append(stream.stamps_ns)
         rows.append(np.arange(len(stream.stamps_ns)))
     keys += ['labels'] * len(episode.label_stamps_ns)
@@ -70,33 +135,33 @@ def write_episode(writer, connections, episode, index, cfg):
         if name == 'labels':
             msg = label_msg(index, episode.class_index, int(episode.phase[row]),
                             episode.targets[row], stamp, CLASSES, PHASES, TARGETS)
-        elif name == 'force':
-            msg = wrench_msg(episode.streams[name].data[row], stamp, sensors[name]['frame_id'])
         else:
-            msg = image_msg(episode.streams[name].data[row], episode.encodings[name], stamp,
-                            sensors[name]['frame_id'])
+            source = sources[name]
+            msg = message(config[name], episode.streams[source].data, row, stamp,
+                          episode.encodings.get(source))
         writer.write(connections[name], stamp, serialize(msg))
     return Counter(keys)
 
 
-def record_bag(out, episodes=8, seed=0, sensors=SENSORS, storage='mcap', classes=None,
+def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=None,
                config=None, resolution=None, depth_encoding=None, progress=False):
     """Simulate ``episodes`` episodes (episode i: seed + i, class classes[(seed + i) % len]) and
     write them to a new rosbag2 folder ``out``; returns a summary dict.
 
-    resolution: (height, width) or 'WxH' for camera and depth, overriding the sensor config.
-    A KeyboardInterrupt stops after the episode being written and still closes a valid bag
-    (summary['interrupted'] is then True).
+    sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to
+    the simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb
+    and depth sensors, overriding the sensor YAML. A KeyboardInterrupt stops after the episode
+    being written and still closes a valid bag (summary['interrupted'] is then True).
     """
     out = Path(out)
     if out.exists():
         raise FileExistsError(f'{out} already exists; refusing to overwrite a recording. '
                               'Choose a new --out path or delete the old one first.')
-    cfg = load_config(config, resolution, depth_encoding)
-    sensors = list(sensors)
+    config = load_sensor_config(config)
+    sensors = list(config.names if sensors is None else sensors)
     classes = list(CLASSES if classes is None else classes)
-    _check(sensors, classes, storage, episodes, cfg)
-    hw = (int(cfg['sensors']['camera']['height']), int(cfg['sensors']['camera']['width']))
+    _check(config, sensors, classes, storage, episodes)
+    sources, kwargs = sim_sources(config, sensors, resolution, depth_encoding)
     counts, per_class = Counter(), Counter()
     start, interrupted, done = time.perf_counter(), False, 0
     writer = Writer(out, version=9, storage_plugin=STORAGE[storage])
@@ -106,31 +171,32 @@ def record_bag(out, episodes=8, seed=0, sensors=SENSORS, storage='mcap', classes
     writer.set_custom_data('xmodal.source', f'xmodal_training.sim seed={seed} episodes={episodes}')
     with writer:
         connections = {
-            name: writer.add_connection(
-                cfg['sensors'][name]['topic'], MSG_TYPES[name], typestore=TYPESTORE,
-                offered_qos_profiles=[SENSOR_QOS])
+            name: writer.add_connection(config[name].topic, config[name].msg_type,
+                                        typestore=TYPESTORE, offered_qos_profiles=[SENSOR_QOS])
             for name in sensors}
         connections['labels'] = writer.add_connection(
-            cfg['labels']['topic'], MSG_TYPES['labels'], typestore=TYPESTORE,
+            config.labels['topic'], config.labels['msg_type'], typestore=TYPESTORE,
             offered_qos_profiles=[LABEL_QOS])
         try:
             for i in tqdm(range(episodes), desc='episodes', unit='ep', disable=not progress):
                 ep_seed = seed + i
-                ep = simulate_episode(ep_seed, classes[ep_seed % len(classes)], sensors, hw,
-                                      cfg['sensors']['depth']['encoding'], cfg,
-                                      start_ns=episode_start_ns(i))
-                counts += write_episode(writer, connections, ep, i, cfg)
+                ep = simulate_episode(ep_seed, classes[ep_seed % len(classes)],
+                                      sources=tuple(sources.values()),
+                                      start_ns=episode_start_ns(i), **kwargs)
+                counts += write_episode(writer, connections, ep, i, config, sources)
                 per_class[ep.class_name] += 1
                 done += 1
         except KeyboardInterrupt:
             interrupted = True
-    topics = {cfg['sensors'][k]['topic'] if k != 'labels' else cfg['labels']['topic']: n
+    topics = {config[k].topic if k != 'labels' else config.labels['topic']: n
               for k, n in counts.items()}
+    hw = kwargs.get('camera_hw')
     return dict(out=str(out), storage=storage, episodes=done, interrupted=interrupted,
                 classes=dict(per_class), sensors=sensors, messages=topics,
                 bytes=sum(f.stat().st_size for f in out.rglob('*') if f.is_file()),
                 sim_seconds=done * DURATION_S, wall_seconds=time.perf_counter() - start,
-                resolution=f'{hw[1]}x{hw[0]}', depth_encoding=cfg['sensors']['depth']['encoding'])
+                resolution=f'{hw[1]}x{hw[0]}' if hw else '-',
+                depth_encoding=kwargs['depth_encoding'])
 
 
 def summary_text(s):

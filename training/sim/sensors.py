@@ -12,57 +12,11 @@ the taxels. Force/torque is MuJoCo's wrist sensor.
 from statistics import NormalDist
 
 import numpy as np
-import yaml
 
-from xmodal_ros.conversions import DEPTH_ENCODINGS
-from xmodal_ros.paths import config_path
-from xmodal_ros.preprocess import SENSORS
 
 DEPTH_RANGE_M = (0.1, 1.5)      # readings outside are "no return" (REP-118 invalid)
 EDGE_JUMP_M = 0.02              # depth discontinuity that makes pixels flicker invalid
 TABLE_CONFORM_M = 0.0003
-
-
-def load_config(config=None, resolution=None, depth_encoding=None):
-    """The sensor YAML as a dict (path, dict or None for the packaged default), with the
-    ``resolution`` ((height, width) or 'WxH') and ``depth_encoding`` overrides applied."""
-    if config is None or not isinstance(config, dict):
-        path = config_path('sensors.yaml') if config is None else config
-        with open(path) as f:
-            config = yaml.safe_load(f)
-    cfg = {'sensors': {k: dict(v) for k, v in config.get('sensors', {}).items()},
-           'labels': dict(config.get('labels', {}))}
-    missing = [s for s in SENSORS if s not in cfg['sensors']]
-    if missing or 'topic' not in cfg['labels']:
-        raise ValueError(f'sensor config lacks {", ".join(missing) or "labels.topic"}; every '
-                         f'sensor ({", ".join(SENSORS)}) and labels need a block, see '
-                         'config/sensors.yaml')
-    if resolution is not None:
-        h, w = parse_resolution(resolution) if isinstance(resolution, str) else resolution
-        for s in ('camera', 'depth'):
-            cfg['sensors'][s].update(height=int(h), width=int(w))
-    if depth_encoding is not None:
-        cfg['sensors']['depth']['encoding'] = depth_encoding
-    enc = cfg['sensors']['depth']['encoding']
-    if enc not in DEPTH_ENCODINGS:
-        raise ValueError(f'depth encoding {enc!r}; expected one of {", ".join(DEPTH_ENCODINGS)}')
-    if cfg['sensors']['camera']['encoding'] != 'rgb8':
-        raise ValueError(f'the simulator publishes rgb8 colour images; the config asks for '
-                         f'{cfg["sensors"]["camera"]["encoding"]!r}')
-    if int(cfg['sensors']['tactile']['pads']) != 2:
-        raise ValueError('the simulated gripper has 2 tactile pads; set sensors.tactile.pads: 2')
-    return cfg
-
-
-def parse_resolution(text):
-    """'WxH' -> (height, width)."""
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise ValueError(f'resolution {text!r} is not WxH, e.g. 640x480 or 128x96') from None
-    if w < 8 or h < 8:
-        raise ValueError(f'resolution {text!r} is too small; use at least 8x8')
-    return h, w
 
 
 # Standard normal quantiles of 256 equiprobable bins: a random byte indexes a Gaussian sample

@@ -6,7 +6,6 @@ predictions over the last e epochs become UMI's pseudo-labels.
 import torch
 from torch import nn
 
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.methods.encoders import build_encoder
 from xmodal_training.methods.task import TaskModel, supervised_loss
 
@@ -16,7 +15,7 @@ class UnimodalModel(TaskModel):
                  target_mean=None, target_std=None):
         super().__init__(input_shapes, n_classes, n_targets, target_mean, target_std)
         self.cfg = cfg
-        self.encoder = nn.ModuleDict({s: build_encoder(s, input_shapes[s], encoders_cfg)
+        self.encoder = nn.ModuleDict({s: build_encoder(input_shapes[s], encoders_cfg[s])
                                       for s in self.sensor_names})
         self.head = nn.ModuleDict({s: nn.Linear(self.encoder[s].dim, n_classes + n_targets)
                                    for s in self.sensor_names})
@@ -27,8 +26,8 @@ class UnimodalModel(TaskModel):
     def outputs(self, batch):
         """{sensor: (rows, logits, normalised regression)} for the rows that hold each sensor."""
         out = {}
-        for s in self.sensor_names:
-            rows = batch['present'][:, SENSORS.index(s)].nonzero().squeeze(1)
+        for i, s in enumerate(self.sensor_names):
+            rows = batch['present'][:, i].nonzero().squeeze(1)
             if rows.numel():
                 y = self.head[s](self.encoder[s](batch[s].index_select(0, rows)).mean(dim=1))
                 out[s] = (rows, y[:, :self.n_classes], y[:, self.n_classes:])

@@ -7,7 +7,6 @@ data never shows it: the baseline UMI is meant to beat.
 import torch
 from torch import nn
 
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.methods.encoders import build_encoder, token_count
 from xmodal_training.methods.task import TaskModel, supervised_loss
 from xmodal_training.methods.transformer import Transformer
@@ -19,11 +18,11 @@ class VanillaTransformerModel(TaskModel):
         super().__init__(input_shapes, n_classes, n_targets, target_mean, target_std)
         self.cfg = cfg
         d = cfg.d_model
-        self.encoder = nn.ModuleDict({s: build_encoder(s, input_shapes[s], encoders_cfg)
+        self.encoder = nn.ModuleDict({s: build_encoder(input_shapes[s], encoders_cfg[s])
                                       for s in self.sensor_names})
         self.embed = nn.ModuleDict({s: nn.Linear(self.encoder[s].dim, d)
                                     for s in self.sensor_names})
-        k = {s: token_count(input_shapes[s], encoders_cfg[s]['strides']) for s in self.sensor_names}
+        k = {s: token_count(input_shapes[s], encoders_cfg[s]) for s in self.sensor_names}
         self.pos = nn.ParameterDict({s: nn.Parameter(torch.randn(1, k[s], d) * 0.02)
                                      for s in self.sensor_names})
         self.modality = nn.ParameterDict({s: nn.Parameter(torch.randn(1, 1, d) * 0.02)
@@ -41,9 +40,9 @@ class VanillaTransformerModel(TaskModel):
         present = batch['present']
         b = present.shape[0]
         parts = []
-        for s in self.sensor_names:
+        for i, s in enumerate(self.sensor_names):
             tokens = self.missing[s].expand(b, -1, -1)
-            rows = present[:, SENSORS.index(s)].nonzero().squeeze(1)
+            rows = present[:, i].nonzero().squeeze(1)
             if rows.numel():
                 t = self.embed[s](self.encoder[s](batch[s].index_select(0, rows)))
                 tokens = tokens.index_copy(0, rows, (t + self.pos[s] + self.modality[s])

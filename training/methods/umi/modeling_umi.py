@@ -13,7 +13,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.methods.encoders import build_encoder, token_count
 from xmodal_training.methods.task import TaskModel, supervised_loss
 from xmodal_training.methods.transformer import Transformer, group_mask
@@ -46,10 +45,10 @@ class FeatureProjection(nn.Module):
 class SensorTokens(nn.Module):
     """One sensor's half of the model: input -> F̂_m. Exported as that sensor's graph."""
 
-    def __init__(self, sensor, input_shape, encoders_cfg, cfg):
+    def __init__(self, input_shape, encoder_spec, cfg):
         super().__init__()
-        self.encoder = build_encoder(sensor, input_shape, encoders_cfg)
-        k_in = token_count(input_shape, encoders_cfg[sensor]['strides'])
+        self.encoder = build_encoder(input_shape, encoder_spec)
+        k_in = token_count(input_shape, encoder_spec)
         self.projection = FeatureProjection(k_in, self.encoder.dim, cfg)
 
     def forward(self, x):
@@ -122,7 +121,7 @@ class UMIModel(TaskModel):
                  target_mean=None, target_std=None):
         super().__init__(input_shapes, n_classes, n_targets, target_mean, target_std)
         self.cfg = cfg
-        self.sensors = nn.ModuleDict({s: SensorTokens(s, input_shapes[s], encoders_cfg, cfg)
+        self.sensors = nn.ModuleDict({s: SensorTokens(input_shapes[s], encoders_cfg[s], cfg)
                                       for s in self.sensor_names})
         self.head = DualBranchHead(cfg, n_classes, n_targets)
         if cfg.align_tokens == 'class' and not n_classes:
@@ -143,8 +142,8 @@ class UMIModel(TaskModel):
         b = present.shape[0]
         total = None
         means = []
-        for s in self.sensor_names:
-            rows = present[:, SENSORS.index(s)].nonzero().squeeze(1)
+        for i, s in enumerate(self.sensor_names):
+            rows = present[:, i].nonzero().squeeze(1)
             if rows.numel() == 0:
                 continue
             t = self.sensors[s](batch[s].index_select(0, rows))

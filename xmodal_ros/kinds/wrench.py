@@ -1,0 +1,51 @@
+"""wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the newest readings."""
+import numpy as np
+
+from xmodal_ros.conversions import ConversionError
+from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+
+
+class WrenchKind(Kind):
+    """Reading [fx, fy, fz, tx, ty, tz] (N, N m); model input (6, window), scaled to O(1).
+    A component beyond ``max_force_n`` / ``max_torque_nm`` is refused as absurd."""
+
+    name = 'wrench'
+    msg_type = 'geometry_msgs/msg/WrenchStamped'
+    windowed = True
+    encoder = 'temporal'
+    defaults = {'window': 64, 'force_scale_n': 20.0, 'torque_scale_nm': 2.0,
+                'max_force_n': 1e4, 'max_torque_nm': 1e3}
+    node_defaults = {'timeout': 0.1, 'queue_depth': 50, 'encode': 'tick'}
+    rate_hz = 500.0
+
+    def check_params(self, params, where):
+        positive_int(params, 'window', where)
+        for key in ('force_scale_n', 'torque_scale_nm', 'max_force_n', 'max_torque_nm'):
+            positive_number(params, key, where)
+
+    def width(self, params):
+        return 6
+
+    def input_shape(self, params):
+        return (6, params['window'])
+
+    def read(self, msg, params):
+        f, t = msg.wrench.force, msg.wrench.torque
+        force = np.array([f.x, f.y, f.z], dtype=np.float64)
+        torque = np.array([t.x, t.y, t.z], dtype=np.float64)
+        check_vector(force, params['max_force_n'], 'wrench force')
+        check_vector(torque, params['max_torque_nm'], 'wrench torque')
+        return np.concatenate([force, torque])
+
+    def preprocess(self, window, encoding, params):
+        scale = np.array([1.0 / params['force_scale_n']] * 3
+                         + [1.0 / params['torque_scale_nm']] * 3, dtype=np.float32)
+        return scaled_window(window, scale, params['window'])
+
+
+def scaled_window(window, scale, length):
+    """(length, width) readings, oldest first -> (width, length) float32 times ``scale``."""
+    if window.shape != (length, scale.size):
+        raise ConversionError(f'window has shape {window.shape}; expected ({length}, '
+                              f'{scale.size})')
+    return np.ascontiguousarray((window.astype(np.float32) * scale).T)
