@@ -5,8 +5,20 @@ limit, as parallel grippers do), lifts it and holds it (the F/T sensor feels its
 back, loosens the grip and slides the pads 8 mm down its sides (the F/T sensor feels friction,
 the taxels feel texture moving past), then opens and rises. Everything random (pose, size, mass,
 paint, lights, grip force, pace, noise levels, noise) comes from the seed through independent
-streams per purpose, so one seed gives bit-identical arrays, and dropping a sensor does not
+streams per purpose, so one seed gives bit-identical arrays, and dropping a source does not
 change the others' readings.
+
+The sources (SOURCES) are the simulated robot's hardware; their layouts (Stream.data):
+  camera         uint8 (N, H, W, 3) rgb8          depth   (N, H, W) 32FC1 m or 16UC1 mm
+  tactile        float32 (N, rows, 2 * cols) kPa  force   float64 (N, 6) fx fy fz tx ty tz
+  finger_joints  float64 (N, 3, 2): rows position (m, 0 = open, + closing), velocity (m/s),
+                 effort (N, the motor force applied); columns FINGER_JOINTS
+  wrist_imu      float64 (N, 10): orientation quaternion x y z w of the IMU frame in the world,
+                 angular velocity x y z (rad/s) and linear acceleration x y z (m/s^2, including
+                 the reaction to gravity: about +9.81 on z at rest) in the IMU frame (z up)
+What they feel of the class: squeezing a soft object lets the force-limited fingers close further;
+a heavy payload sags and rings the vertical axis (IMU) when it lifts off and lands; the ribbed
+can's ribs ring the wrist while the pads slide over them (IMU, see sensors.rib_snaps).
 
 Ground truth per label step (100 Hz): the phase (PHASES; 'squeeze' starts at the first pad
 contact) and TARGETS, each HORIZON_S ahead: the mean normal force of the two pads on the object
@@ -18,14 +30,18 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.conversions import DEPTH_ENCODINGS
 from xmodal_training.sim.objects import CLASSES, object_class
 from xmodal_training.sim.scene import (
     FINGER_TRAVEL, OPEN_Y, PAD_HALF, TIMESTEP, Sim, pad_surface_y)
 from xmodal_training.sim.sensors import (
-    TABLE_CONFORM_M, camera_readout, depth_readout, footprint, load_config, pad_pressure,
-    taxel_points)
+    TABLE_CONFORM_M, camera_readout, depth_readout, draw_finger_params, draw_imu_params,
+    finger_readout, footprint, imu_readout, pad_pressure, rib_snaps, taxel_points, wrist_ring)
 
+SOURCES = ('camera', 'depth', 'tactile', 'force', 'finger_joints', 'wrist_imu')
+DEFAULT_RATES = dict(camera=30.0, depth=30.0, tactile=100.0, force=500.0, finger_joints=100.0,
+                     wrist_imu=250.0)
+FINGER_JOINTS = ('left_finger_joint', 'right_finger_joint')   # finger_joints columns, in order
 PHASES = ('approach', 'squeeze', 'lift', 'place', 'slide', 'release')
 TARGETS = ('grip_force_future', 'object_height_future')
 DURATION_S = 4.0
@@ -53,7 +69,7 @@ class Episode:
     seed: int
     class_name: str
     class_index: int                 # index into CLASSES
-    streams: dict                    # sensor name -> Stream, for the sensors asked for
+    streams: dict                    # source name -> Stream, for the sources asked for
     label_stamps_ns: np.ndarray      # int64 (L,), 100 Hz
     phase: np.ndarray                # int64 (L,), index into PHASES
     targets: np.ndarray              # float64 (L, len(TARGETS))
@@ -222,61 +238,103 @@ def _sim(camera_hw, depth_hw):
     return Sim(camera_hw, depth_hw)
 
 
-def simulate_episode(seed, class_name=None, sensors=SENSORS, camera_hw=None, depth_encoding=None,
-                     config=None, start_ns=0):
+def _check_args(seed, sources, rates, camera_hw, depth_hw, depth_encoding, tactile_rc):
+    """Validated (rates with defaults filled in, camera_hw, depth_hw, tactile_rc)."""
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    if isinstance(sources, str):
+        raise ValueError(f'sources must be a sequence of source names, got the string '
+                         f'{sources!r}; e.g. sources=({sources!r},)')
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f'unknown sources {unknown}; expected a subset of {", ".join(SOURCES)}')
+    if rates is not None and not isinstance(rates, dict):
+        raise ValueError(f'rates must be a dict source -> Hz, got {rates!r}')
+    rates = {**DEFAULT_RATES, **(rates or {})}
+    for s, hz in rates.items():
+        if s not in SOURCES:
+            raise ValueError(f'rates: unknown source {s!r}; expected one of {", ".join(SOURCES)}')
+        if not isinstance(hz, (int, float, np.number)) or not hz > 0:
+            raise ValueError(f'rates[{s!r}] = {hz!r}; give a positive rate in Hz')
+    sizes = {}
+    for name, v in (('camera_hw', camera_hw), ('depth_hw', depth_hw), ('tactile_rc', tactile_rc)):
+        try:
+            a, b = (int(x) for x in v)
+        except (TypeError, ValueError):
+            raise ValueError(f'{name} must be a pair of positive integers, got {v!r}') from None
+        if a < 1 or b < 1:
+            raise ValueError(f'{name} must be a pair of positive integers, got {v!r}')
+        sizes[name] = (a, b)
+    if depth_encoding not in DEPTH_ENCODINGS:
+        raise ValueError(f'depth_encoding {depth_encoding!r}; expected one of '
+                         f'{", ".join(DEPTH_ENCODINGS)}')
+    return rates, sizes['camera_hw'], sizes['depth_hw'], sizes['tactile_rc']
+
+
+def simulate_episode(seed, class_name=None, sources=SOURCES, rates=None, camera_hw=(480, 640),
+                     depth_hw=None, depth_encoding='32FC1', tactile_rc=(8, 8), start_ns=0):
     """Simulate one episode and return its sensor streams and labels.
 
     seed: non-negative int; the same seed gives bit-identical arrays.
     class_name: one of CLASSES (default: CLASSES[seed % len(CLASSES)]).
-    sensors: the subset of SENSORS to produce (the others are not rendered or synthesised).
-    camera_hw: (height, width) of camera and depth images (default: the sensor config's).
-    depth_encoding: '32FC1' (m, NaN invalid) or '16UC1' (mm, 0 invalid); default from config.
-    config: sensor config (path, dict or None for config/sensors.yaml): rates and tactile layout.
+    sources: the subset of SOURCES to produce (the others are not rendered or synthesised, and
+        leaving one out does not change the others' readings).
+    rates: dict source -> Hz, at most the physics rate (500 Hz); missing ones: DEFAULT_RATES.
+    camera_hw, depth_hw: (height, width) of the colour and depth images (depth: camera_hw).
+    depth_encoding: '32FC1' (m, NaN invalid) or '16UC1' (mm, 0 invalid).
+    tactile_rc: (rows, cols) of taxels per pad (two pads side by side in the image).
     start_ns: stamp of the episode's t = 0 (simulated time).
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
-    unknown = [s for s in sensors if s not in SENSORS]
-    if unknown:
-        raise ValueError(f'unknown sensors {unknown}; expected a subset of {", ".join(SENSORS)}')
-    cfg = load_config(config, resolution=camera_hw, depth_encoding=depth_encoding)['sensors']
+    depth_hw = camera_hw if depth_hw is None else depth_hw
+    rates, cam_hw, depth_hw, (rows, cols) = _check_args(
+        seed, sources, rates, camera_hw, depth_hw, depth_encoding, tactile_rc)
     class_name = CLASSES[seed % len(CLASSES)] if class_name is None else class_name
     cls = object_class(class_name)
-    rng_params, rng_cam, rng_depth, rng_tact, rng_force = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(5))
+    # One stream per purpose; new purposes are spawned after the old ones, whose draws stay put.
+    (rng_params, rng_cam, rng_depth, rng_tact, rng_force, rng_finger, rng_imu) = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7))
     p = draw_params(cls, rng_params)
-    cam_hw = (int(cfg['camera']['height']), int(cfg['camera']['width']))
-    depth_hw = (int(cfg['depth']['height']), int(cfg['depth']['width']))
+    p.update(draw_finger_params(rng_finger))
+    p.update(draw_imu_params(rng_imu))
     sim = _sim(cam_hw, depth_hw)
     m, d = sim.model, sim.data
     sim.configure(cls, p['size'], p['mass'], p['friction'], p['rgb'], p['table_rgb'],
-                  p['light_pos'], p['light_diffuse'], p['ambient'])
+                  p['light_pos'], p['light_diffuse'], p['ambient'], p['imu_mount_quat'])
     rest_z = p['size'][2] if cls.shape == 'box' else p['size'][-1]
     half_yaw = p['yaw'] / 2
     d.qpos[sim.object_qpos:sim.object_qpos + 7] = (
         *p['object_xy'], rest_z, np.cos(half_yaw), 0.0, 0.0, np.sin(half_yaw))
     d.qpos[sim.gantry_qpos] = p['start']
     script = Script(cls, p)
-    rows, cols = int(cfg['tactile']['rows']), int(cfg['tactile']['cols'])
     tactile = Tactile(sim, rows, cols)
 
     n_rec = round(DURATION_S / TIMESTEP)
     n_total = n_rec + round(HORIZON_S / TIMESTEP)
     label_steps = _schedule(LABEL_RATE_HZ, n_total)
     label_at = {int(k): j for j, k in enumerate(label_steps)}
-    sched = {s: _schedule(float(cfg[s]['rate_hz']), n_rec) for s in sensors}
-    at = {s: {int(k): j for j, k in enumerate(sched[s])} for s in sensors}
+    sched = {s: _schedule(float(rates[s]), n_rec) for s in sources}
+    at = {s: {int(k): j for j, k in enumerate(sched[s])} for s in sources}
     data = {}
-    if 'camera' in sensors:
+    if 'camera' in sources:
         data['camera'] = np.empty((len(sched['camera']), *cam_hw, 3), dtype=np.uint8)
-    if 'depth' in sensors:
+    if 'depth' in sources:
         data['depth'] = np.empty((len(sched['depth']), *depth_hw),
-                                 dtype=np.uint16 if cfg['depth']['encoding'] == '16UC1'
-                                 else np.float32)
-    if 'tactile' in sensors:
+                                 dtype=np.uint16 if depth_encoding == '16UC1' else np.float32)
+    if 'tactile' in sources:
         data['tactile'] = np.empty((len(sched['tactile']), rows, 2 * cols), dtype=np.float32)
         gains = rng_tact.normal(p['tactile_gain'], 0.04, (rows, 2 * cols))
     wrench = np.empty((n_rec, 6))
+    imu = 'wrist_imu' in sources
+    ribs = imu and cls.rib_depth > 0
+    if imu:
+        imu_raw = np.empty((n_rec, 10))      # accelerometer; gyro; quaternion w, x, y, z
+    if ribs:
+        pad_z = np.zeros((n_rec, 2))         # pad centres along the rib axis, object frame
+        pad_n = np.zeros((n_rec, 2))         # pad normal forces on the object
+        rib_axis = np.empty((n_rec, 3))      # the object's rib axis in the IMU frame
+    if 'finger_joints' in sources:
+        finger_raw = np.empty((len(sched['finger_joints']), 3, 2))
+    fa, ia = sim.finger_adr, sim.imu_adr
 
     # Settle on the table with the gripper parked, then tare the wrist sensor.
     fq, fd = sim.finger_qpos, sim.finger_dof
@@ -294,11 +352,13 @@ def simulate_episode(seed, class_name=None, sensors=SENSORS, camera_hw=None, dep
     grip = np.zeros(len(label_steps))
     height = np.zeros(len(label_steps))
     t_contact = None
+    og = sim.object_geom
     for k in range(n_total):
         t = k * TIMESTEP
         d.ctrl[:3] = script.gantry(t)
         d.ctrl[3:5] = script.fingers(t, d.qpos[fq], d.qvel[fd])
         mujoco.mj_step(m, d)   # derived quantities (contacts, sensors, poses) now describe time t
+        forces = None
         if k in label_at:
             forces = tactile.pad_forces()
             j = label_at[k]
@@ -310,8 +370,19 @@ def simulate_episode(seed, class_name=None, sensors=SENSORS, camera_hw=None, dep
             continue
         # The published wrench is the load the tool exerts on the sensor (z towards the fingers).
         wrench[k] = -d.sensordata[sim.ft_adr:sim.ft_adr + 6] - tare
+        if imu:
+            imu_raw[k] = d.sensordata[ia:ia + 10]
+        if ribs:
+            if forces is None:
+                forces = tactile.pad_forces()
+            pad_n[k] = forces[:, 0]
+            axis = d.geom_xmat[og].reshape(3, 3)[:, 2]
+            pad_z[k] = (d.xpos[sim.finger_bodies] - d.geom_xpos[og]) @ axis
+            rib_axis[k] = axis @ d.site_xmat[sim.imu_site].reshape(3, 3)
+        if k in at.get('finger_joints', ()):
+            finger_raw[at['finger_joints'][k]] = d.sensordata[fa:fa + 6].reshape(3, 2)
         if k in at.get('tactile', ()):
-            if k not in label_at:
+            if forces is None:
                 forces = tactile.pad_forces()
             img = tactile.image(forces, cls, p['size']) * gains
             img += rng_tact.standard_normal(img.shape) * p['tactile_noise_kpa']
@@ -321,12 +392,25 @@ def simulate_episode(seed, class_name=None, sensors=SENSORS, camera_hw=None, dep
                 sim.render('camera'), p['camera_noise'], rng_cam)
         if k in at.get('depth', ()):
             data['depth'][at['depth'][k]] = depth_readout(
-                sim.render('depth'), cfg['depth']['encoding'], p['depth_noise'],
-                p['depth_dropout'], rng_depth)
-    if 'force' in sensors:
+                sim.render('depth'), depth_encoding, p['depth_noise'], p['depth_dropout'],
+                rng_depth)
+    if 'force' in sources:
         sigma = np.array([p['force_noise_n']] * 3 + [p['torque_noise_nm']] * 3)
         n = len(sched['force'])
         data['force'] = wrench[sched['force']] + rng_force.standard_normal((n, 6)) * sigma
+    if 'finger_joints' in sources:
+        data['finger_joints'] = finger_readout(finger_raw, p, rng_finger)
+    if imu:
+        if ribs:
+            snaps = rib_snaps(pad_z, pad_n, cls.rib_depth, cls.rib_pitch_m, TIMESTEP)
+            imu_raw[:, :3] += wrist_ring(snaps, TIMESTEP)[:, None] * rib_axis
+        # Each sample averages the physics steps since the previous one (decimation filter).
+        steps = sched['wrist_imu']
+        csum = np.concatenate([np.zeros((1, 6)), np.cumsum(imu_raw[:, :6], axis=0)])
+        first = np.concatenate([[steps[0]], steps[:-1] + 1])
+        mean = (csum[steps + 1] - csum[first]) / (steps + 1 - first)[:, None]
+        data['wrist_imu'] = imu_readout(imu_raw[steps, 6:], mean[:, 3:], mean[:, :3], p,
+                                        rng_imu)
 
     label_t = label_steps * TIMESTEP
     T = script.t
@@ -338,8 +422,8 @@ def simulate_episode(seed, class_name=None, sensors=SENSORS, camera_hw=None, dep
     targets = np.stack([grip[h:h + n_labels], height[h:h + n_labels]], axis=1)
     return Episode(
         seed=int(seed), class_name=class_name, class_index=CLASSES.index(class_name),
-        streams={s: Stream(start_ns + sched[s] * STEP_NS, data[s]) for s in sensors},
+        streams={s: Stream(start_ns + sched[s] * STEP_NS, data[s]) for s in sources},
         label_stamps_ns=start_ns + label_steps[:n_labels] * STEP_NS,
         phase=phase[:n_labels], targets=targets,
-        encodings={'camera': 'rgb8', 'depth': cfg['depth']['encoding'], 'tactile': '32FC1'},
+        encodings={'camera': 'rgb8', 'depth': depth_encoding, 'tactile': '32FC1'},
         info=dict(p, t_contact=t_contact, script_times=T, rest_z=z_ref))

@@ -43,6 +43,59 @@ def wrench_msg(values, stamp_ns, frame_id):
                                               torque=vec(x=v[3], y=v[4], z=v[5])))
 
 
+def joint_state_msg(names, position, velocity, effort, stamp_ns, frame_id):
+    """Joint names and per-joint position, velocity, effort (equal lengths, or empty for a field
+    not measured) -> sensor_msgs/msg/JointState."""
+    names = [str(n) for n in names]
+    fields = {k: np.asarray(v, dtype=np.float64).reshape(-1)
+              for k, v in (('position', position), ('velocity', velocity), ('effort', effort))}
+    for k, v in fields.items():
+        if len(v) not in (0, len(names)):
+            raise ValueError(f'joint_state_msg: {k} has {len(v)} values for {len(names)} joints '
+                             f'({", ".join(names)}); give one per joint or none')
+    return _T['sensor_msgs/msg/JointState'](header=header(stamp_ns, frame_id), name=names,
+                                            **fields)
+
+
+def _covariance(values, name):
+    if values is None:
+        return np.zeros(9, dtype=np.float64)
+    out = np.asarray(values, dtype=np.float64).reshape(-1)
+    if out.shape != (9,):
+        raise ValueError(f'imu_msg: {name} needs 9 values (a row-major 3x3 matrix), got '
+                         f'{out.size}')
+    return out
+
+
+def imu_msg(orientation_xyzw, angular_velocity, linear_acceleration, stamp_ns, frame_id,
+            orientation_covariance=None, angular_velocity_covariance=None,
+            linear_acceleration_covariance=None):
+    """-> sensor_msgs/msg/Imu. Covariances: 9 values each, zeros (unknown) by default; per REP-145
+    an IMU that gives no orientation passes orientation_xyzw=None, which sets
+    orientation_covariance[0] = -1."""
+    ocov = _covariance(orientation_covariance, 'orientation_covariance')
+    if orientation_xyzw is None:
+        orientation_xyzw = (0.0, 0.0, 0.0, 1.0)
+        ocov[0] = -1.0
+    q = [float(x) for x in orientation_xyzw]
+    w = [float(x) for x in angular_velocity]
+    a = [float(x) for x in linear_acceleration]
+    if len(q) != 4 or len(w) != 3 or len(a) != 3:
+        raise ValueError(f'imu_msg: orientation needs 4 values (x, y, z, w), angular_velocity and '
+                         f'linear_acceleration 3 each; got {len(q)}, {len(w)}, {len(a)}')
+    vec = _T['geometry_msgs/msg/Vector3']
+    return _T['sensor_msgs/msg/Imu'](
+        header=header(stamp_ns, frame_id),
+        orientation=_T['geometry_msgs/msg/Quaternion'](x=q[0], y=q[1], z=q[2], w=q[3]),
+        orientation_covariance=ocov,
+        angular_velocity=vec(x=w[0], y=w[1], z=w[2]),
+        angular_velocity_covariance=_covariance(angular_velocity_covariance,
+                                                'angular_velocity_covariance'),
+        linear_acceleration=vec(x=a[0], y=a[1], z=a[2]),
+        linear_acceleration_covariance=_covariance(linear_acceleration_covariance,
+                                                   'linear_acceleration_covariance'))
+
+
 def label_msg(episode, class_index, phase_index, targets, stamp_ns, classes, phases, target_names,
               frame_id=''):
     """Ground truth as sensor_msgs/msg/JointState (layout in config/sensors.yaml)."""

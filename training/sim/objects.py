@@ -25,6 +25,11 @@ What each sensor alone can separate:
   tactile: {red_wood, green_wood} | red_foam | blue_rubber | {blue_steel, grey_steel} |
            yellow_smooth | yellow_ribbed
   force  : {red_wood, green_wood} | red_foam | blue_rubber | {blue_steel, grey_steel} | {cans}
+  finger joints: closure at the grip force = width minus squeeze:
+           {red_wood, green_wood, cans} | {red_foam, blue_rubber} | {blue_steel, grey_steel}
+  wrist IMU: payload mass as the vertical axis rings when the object lifts off (strongest for
+           the steel balls and cans, weakest for red_foam), and yellow_ribbed's ribs snapping
+           under the sliding pads (weak: one or two snaps per slide, beside stick-slip)
 Camera + tactile (or camera + force, except the cans) separates all eight: fusion matters.
 
 Twins share paint (same nominal colour, same matte finish) and size distribution; the can ribs are

@@ -1,5 +1,10 @@
-"""The simulated workcell in MuJoCo: table, gantry gripper with two tactile pads and a wrist F/T
-sensor, one object, an RGB camera and a depth camera beside it.
+"""The simulated workcell in MuJoCo: table, gantry gripper with two tactile pads, a wrist F/T
+sensor, a wrist IMU and finger joint sensors (position, velocity, motor force), one object, an RGB
+camera and a depth camera beside it.
+
+The vertical axis is a position servo of finite stiffness and light damping (about 8 Hz, damping
+ratio 0.2 unloaded, as belt-driven gantry axes are): a payload sags it by m g / GANTRY_Z_KP and
+rings it when it lifts off or lands, which the wrist IMU feels. The horizontal axes are stiff.
 
 One compiled model serves every episode: the object body carries one geom per primitive shape and
 ``Sim.configure`` switches the episode's shape on, sets its size, mass, friction, stiffness and
@@ -23,6 +28,9 @@ CAMERA_POS = np.array([0.3, 0.0, 0.22])
 CAMERA_TARGET = np.array([0.0, 0.0, 0.05])
 DEPTH_BASELINE = 0.015           # depth camera offset along the colour camera's x axis, m
 HIDDEN_GROUP = 5                 # geom group the renderers leave out (inactive object shapes)
+# Vertical axis servo stiffness (N/m) and damping (N s/m; the joint's damping adds 5).
+GANTRY_Z_KP, GANTRY_Z_KV = 2000.0, 10.0
+IMU_POS = (0.02, 0.0, 0.03)      # wrist IMU on the back of the hand plate, hand frame (z up), m
 
 
 def _look_at(pos, target):
@@ -114,6 +122,7 @@ def scene_xml(max_hw):
                 contype="0" conaffinity="0" rgba="0.3 0.3 0.33 1"/>
           <body name="hand" pos="0 0 {HAND_ABOVE_PADS}" gravcomp="1">
             <site name="ft" quat="0 1 0 0" size="0.01" group="4"/>
+            <site name="imu" pos="{' '.join(str(v) for v in IMU_POS)}" size="0.005" group="4"/>
             <inertial pos="0 0 0.015" mass="0.4" diaginertia="4e-4 4e-4 4e-4"/>
             <geom type="box" size="0.03 0.065 0.012" pos="0 0 0.012" rgba="0.25 0.25 0.28 1"/>
             {fingers}
@@ -130,13 +139,22 @@ def scene_xml(max_hw):
   <actuator>
     <position name="x" joint="x" kp="3000" kv="120"/>
     <position name="y" joint="y" kp="3000" kv="120"/>
-    <position name="z" joint="z" kp="4000" kv="120"/>
+    <position name="z" joint="z" kp="{GANTRY_Z_KP}" kv="{GANTRY_Z_KV}"/>
     <motor name="finger_left" joint="finger_left" ctrlrange="-30 30"/>
     <motor name="finger_right" joint="finger_right" ctrlrange="-30 30"/>
   </actuator>
   <sensor>
     <force name="ft_force" site="ft"/>
     <torque name="ft_torque" site="ft"/>
+    <accelerometer name="imu_accel" site="imu"/>
+    <gyro name="imu_gyro" site="imu"/>
+    <framequat name="imu_quat" objtype="site" objname="imu"/>
+    <jointpos name="finger_left_pos" joint="finger_left"/>
+    <jointpos name="finger_right_pos" joint="finger_right"/>
+    <jointvel name="finger_left_vel" joint="finger_left"/>
+    <jointvel name="finger_right_vel" joint="finger_right"/>
+    <actuatorfrc name="finger_left_frc" actuator="finger_left"/>
+    <actuatorfrc name="finger_right_frc" actuator="finger_right"/>
   </sensor>
 </mujoco>
 """
@@ -188,6 +206,14 @@ class Sim:
         self.gantry_qpos = [m.jnt_qposadr[name(mujoco.mjtObj.mjOBJ_JOINT, j)] for j in 'xyz']
         self.object_qpos = m.jnt_qposadr[name(mujoco.mjtObj.mjOBJ_JOINT, 'object')]
         self.ft_adr = m.sensor_adr[name(mujoco.mjtObj.mjOBJ_SENSOR, 'ft_force')]
+        adr = lambda n: m.sensor_adr[name(mujoco.mjtObj.mjOBJ_SENSOR, n)]  # noqa: E731
+        # sensordata[imu_adr:imu_adr + 10]: accelerometer (3), gyro (3), orientation (4, w first)
+        self.imu_adr = adr('imu_accel')
+        # sensordata[finger_adr + 2 * i + j]: i = 0 position, 1 velocity, 2 force; j = left, right
+        self.finger_adr = adr('finger_left_pos')
+        if adr('imu_quat') != self.imu_adr + 6 or adr('finger_right_frc') != self.finger_adr + 5:
+            raise RuntimeError('scene_xml: the IMU and finger sensors must be declared in order')
+        self.imu_site = name(mujoco.mjtObj.mjOBJ_SITE, 'imu')
         self.light = name(mujoco.mjtObj.mjOBJ_LIGHT, 'key')
         self.cameras = {'camera': name(mujoco.mjtObj.mjOBJ_CAMERA, 'color'),
                         'depth': name(mujoco.mjtObj.mjOBJ_CAMERA, 'depth')}
@@ -212,7 +238,7 @@ class Sim:
         return r.render()
 
     def configure(self, cls, size, mass, friction, rgb, table_rgb, light_pos, light_diffuse,
-                  ambient):
+                  ambient, imu_quat=(1.0, 0.0, 0.0, 0.0)):
         """Set every per-episode model parameter (all of them, so nothing leaks between episodes)
         and reset the state."""
         m = self.model
@@ -234,6 +260,7 @@ class Sim:
         m.light_pos[self.light] = light_pos
         m.light_diffuse[self.light] = light_diffuse
         m.vis.headlight.ambient[:] = ambient
+        m.site_quat[self.imu_site] = imu_quat       # the IMU's mounting (w, x, y, z) in the hand
         mujoco.mj_setConst(m, self.data)
         mujoco.mj_resetData(m, self.data)
         self.shape = cls.shape
