@@ -3,9 +3,9 @@
 Every graph runs in ONNX Runtime like an exported one, and the outputs say exactly which sensors'
 tokens reached the fusion head, so node tests can check the live-subset logic end to end:
 
-* sensor ``s`` (index i in SENSORS) encodes to tokens with channel i = 1 and channel 4 + i = the
-  mean of its input, in every one of the k tokens;
-* the fusion head averages the tokens over k: ``regression`` = that (d = 8) vector, so targets
+* sensor ``s`` (index i among the configured sensors, n of them) encodes to tokens with channel
+  i = 1 and channel n + i = the mean of its input, in every one of the k tokens;
+* the fusion head averages the tokens over k: ``regression`` = that (d = 2n) vector, so targets
   ``on/<sensor>`` are 1 for the sensors in the sum and ``mean/<sensor>`` their input means;
   ``probs`` = softmax of a fixed linear map of it over three classes.
 """
@@ -17,12 +17,20 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from xmodal_ros.bundle import write_manifest
-from xmodal_ros.preprocess import SENSORS, default_params, input_shape
+from xmodal_ros.sensors import load_sensor_config
 
-K, D = 2, 8
+CONFIG = load_sensor_config()            # the package's six sensors
+SENSORS = CONFIG.names
+K = 2
 CLASSES = ('mug', 'ball', 'box')
-TARGETS = tuple(f'on/{s}' for s in SENSORS) + tuple(f'mean/{s}' for s in SENSORS)
 OPSET = 17
+
+
+def targets(sensors=SENSORS):
+    return tuple(f'on/{s}' for s in sensors) + tuple(f'mean/{s}' for s in sensors)
+
+
+TARGETS = targets()
 
 
 def _save(graph, path):
@@ -33,12 +41,13 @@ def _save(graph, path):
     onnx.save(model, str(path))
 
 
-def encoder_graph(index, shape):
-    lift = np.zeros((1, K * D), np.float32)
-    bias = np.zeros((K * D,), np.float32)
+def encoder_graph(index, shape, n):
+    d = 2 * n
+    lift = np.zeros((1, K * d), np.float32)
+    bias = np.zeros((K * d,), np.float32)
     for t in range(K):
-        lift[0, t * D + 4 + index] = 1.0
-        bias[t * D + index] = 1.0
+        lift[0, t * d + n + index] = 1.0
+        bias[t * d + index] = 1.0
     nodes = [
         helper.make_node('Flatten', ['input'], ['flat'], axis=1),
         helper.make_node('ReduceMean', ['flat'], ['mean'], axes=[1], keepdims=1),
@@ -47,41 +56,44 @@ def encoder_graph(index, shape):
         helper.make_node('Reshape', ['tok_flat', 'tok_shape'], ['tokens']),
     ]
     inits = [numpy_helper.from_array(lift, 'lift'), numpy_helper.from_array(bias, 'bias'),
-             numpy_helper.from_array(np.array([-1, K, D], np.int64), 'tok_shape')]
+             numpy_helper.from_array(np.array([-1, K, d], np.int64), 'tok_shape')]
     return helper.make_graph(
         nodes, f'encoder{index}',
         [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['B', *shape])],
-        [helper.make_tensor_value_info('tokens', TensorProto.FLOAT, ['B', K, D])], inits)
+        [helper.make_tensor_value_info('tokens', TensorProto.FLOAT, ['B', K, d])], inits)
 
 
-def fusion_graph():
-    weights = np.random.default_rng(0).normal(size=(D, len(CLASSES))).astype(np.float32)
+def fusion_graph(n):
+    d = 2 * n
+    weights = np.random.default_rng(0).normal(size=(d, len(CLASSES))).astype(np.float32)
     nodes = [
         helper.make_node('ReduceMean', ['tokens'], ['regression'], axes=[1], keepdims=0),
         helper.make_node('MatMul', ['regression', 'w'], ['logits']),
         helper.make_node('Softmax', ['logits'], ['probs'], axis=-1),
     ]
     return helper.make_graph(
-        nodes, 'fusion', [helper.make_tensor_value_info('tokens', TensorProto.FLOAT, ['B', K, D])],
+        nodes, 'fusion', [helper.make_tensor_value_info('tokens', TensorProto.FLOAT, ['B', K, d])],
         [helper.make_tensor_value_info('probs', TensorProto.FLOAT, ['B', len(CLASSES)]),
-         helper.make_tensor_value_info('regression', TensorProto.FLOAT, ['B', D])],
+         helper.make_tensor_value_info('regression', TensorProto.FLOAT, ['B', d])],
         [numpy_helper.from_array(weights, 'w')])
 
 
-def make_bundle(root, sensors=SENSORS, model_id='test-0001'):
-    """Write the test bundle into ``root`` (created) and return its path."""
+def make_bundle(root, sensors=None, model_id='test-0001', config=CONFIG):
+    """Write the test bundle for ``sensors`` (default: all) of ``config`` (a SensorConfig) into
+    ``root`` (created) and return its path. Token channels follow the configuration's order."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    params = default_params()
+    names = config.names
     entries = {}
-    for s in sensors:
-        shape = input_shape(s, params[s])
-        _save(encoder_graph(SENSORS.index(s), shape), root / f'{s}.onnx')
-        entries[s] = {'graph': f'{s}.onnx', 'input_shape': list(shape), 'preprocess': params[s]}
-    _save(fusion_graph(), root / 'fusion.onnx')
+    for s in (names if sensors is None else sensors):
+        declaration = config[s].declaration()
+        _save(encoder_graph(names.index(s), declaration['input_shape'], len(names)),
+              root / f'{s}.onnx')
+        entries[s] = {'graph': f'{s}.onnx', **declaration}
+    _save(fusion_graph(len(names)), root / 'fusion.onnx')
     write_manifest(root, {'model_id': model_id, 'method': 'test',
-                          'task': {'classes': list(CLASSES), 'targets': list(TARGETS)},
-                          'tokens': {'k': K, 'd': D}, 'sensors': entries,
+                          'task': {'classes': list(CLASSES), 'targets': list(targets(names))},
+                          'tokens': {'k': K, 'd': 2 * len(names)}, 'sensors': entries,
                           'fusion': {'graph': 'fusion.onnx'}, 'export': {'note': 'test bundle'}})
     return root
 

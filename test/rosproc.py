@@ -16,20 +16,24 @@ import numpy as np
 import rclpy
 import yaml
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import WrenchStamped
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
 
-from xmodal_ros.fuse_node import LATCHED_QOS, PREDICTION_QOS, SENSOR_DEFAULTS, sensor_qos
-from xmodal_ros.preprocess import SENSORS
+from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
+from xmodal_ros.sensors import load_sensor_config, message_class
+from xmodal_training.bench.messages import synthetic_message
+
+CONFIG = load_sensor_config()            # the package's config/sensors.yaml: six sensors
+SENSORS = CONFIG.names
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_params(path, overrides):
-    """A fuse_node parameter file: config/fuse.yaml with ``overrides`` (dotted keys) applied."""
+def write_params(path, overrides, drop=()):
+    """A fuse_node parameter file: config/fuse.yaml with ``overrides`` (dotted keys) applied and
+    the blocks or keys named in ``drop`` removed."""
     with open(ROOT / 'config' / 'fuse.yaml') as f:
         doc = yaml.safe_load(f)
     params = doc['fuse_node']['ros__parameters']
@@ -37,8 +41,14 @@ def write_params(path, overrides):
         *parents, leaf = key.split('.')
         node = params
         for p in parents:
-            node = node[p]
+            node = node.setdefault(p, {})
         node[leaf] = value
+    for key in drop:
+        *parents, leaf = key.split('.')
+        node = params
+        for p in parents:
+            node = node[p]
+        node.pop(leaf)
     with open(path, 'w') as f:
         yaml.safe_dump(doc, f)
     return path
@@ -85,16 +95,8 @@ def image(encoding, array, stamp_ns):
 
 
 def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128)):
-    """A well-formed message for ``sensor`` whose model input has mean close to ``level``."""
-    h, w = size
-    if sensor == 'camera':
-        return image('rgb8', np.full((h, w, 3), int(level * 255), np.uint8), stamp_ns)
-    if sensor == 'depth':
-        return image('32FC1', np.full((h, w), 1.0, np.float32), stamp_ns)
-    if sensor == 'tactile':
-        return image('32FC1', np.full((8, 16), 10.0, np.float32), stamp_ns)
-    msg = WrenchStamped()
-    msg.wrench.force.z = 20.0 * level
+    """A well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
+    msg = synthetic_message(CONFIG[sensor], level, size)
     set_stamp(msg.header, stamp_ns)
     return msg
 
@@ -107,8 +109,8 @@ class Driver:
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
         self.pubs = {
-            s: self.node.create_publisher(WrenchStamped if s == 'force' else Image,
-                                          SENSOR_DEFAULTS[s]['topic'], sensor_qos(10))
+            s: self.node.create_publisher(message_class(CONFIG[s].msg_type), CONFIG[s].topic,
+                                          sensor_qos(10))
             for s in SENSORS}
         self.lock = threading.Lock()
         self.last_sent = {}          # sensor -> stamp (ns) of the newest valid message published

@@ -5,11 +5,13 @@ import shutil
 import numpy as np
 import pytest
 
-from bundles import CLASSES, K, D, TARGETS, make_bundle
+from bundles import CLASSES, K, SENSORS, TARGETS, make_bundle
 from xmodal_ros import backends
 from xmodal_ros.bundle import BundleError
 from xmodal_ros.model import FusionModel
-from xmodal_ros.preprocess import SENSORS
+
+N = len(SENSORS)
+D = 2 * N
 
 
 @pytest.fixture(scope='module')
@@ -38,8 +40,8 @@ def test_encode_and_fuse_shapes_and_values(model):
     assert out['probs'].shape == (3, len(CLASSES)) and out['regression'].shape == (3, len(TARGETS))
     np.testing.assert_allclose(out['probs'].sum(axis=1), 1.0, rtol=1e-6)
     # The test graphs report each sensor's presence and input mean (see bundles.py).
-    np.testing.assert_allclose(out['regression'][:, :4], 1.0)
-    np.testing.assert_allclose(out['regression'][0, 4:], [0.25, 0.5, 0.75, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(out['regression'][:, :N], 1.0)
+    np.testing.assert_allclose(out['regression'][0, N:], 0.25 * np.arange(1, N + 1), rtol=1e-6)
 
 
 def test_batch_one_and_warmup(model):

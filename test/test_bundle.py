@@ -9,12 +9,13 @@ from simbags import exported
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import default_bundle
-from xmodal_ros.preprocess import SENSORS, default_params, input_shape
+from xmodal_ros.sensors import load_sensor_config
 
 
 def test_default_bundle_is_complete_and_runs():
     bundle = load_bundle(default_bundle())
-    assert bundle.method == 'umi' and tuple(bundle.sensors) == SENSORS
+    config = load_sensor_config()
+    assert bundle.method == 'umi' and tuple(bundle.sensors) == config.names
     assert bundle.manifest['export']['parity']['fp32_max_abs_error'] <= 1e-4
     size = sum(p.stat().st_size for p in default_bundle().iterdir())
     assert size < 16 << 20, f'{size} bytes: the shipped bundle should stay a few MB'
@@ -24,9 +25,9 @@ def test_default_bundle_is_complete_and_runs():
     assert not str(export.get('run', '')).startswith('/')
     assert sorted(p.name for p in default_bundle().iterdir()) == sorted(
         ['manifest.yaml', *bundle.manifest['files']])
-    params = default_params()
     for s, g in bundle.sensors.items():
-        assert g.preprocess == params[s] and g.input_shape == input_shape(s, params[s])
+        assert (g.kind, g.msg_type) == (config[s].kind.name, config[s].msg_type)
+        assert g.preprocess == config[s].params and g.input_shape == config[s].input_shape
     model = FusionModel(bundle, backend='onnxruntime', providers=['CPUExecutionProvider'])
     tokens = sum(model.encode(s, np.zeros((2, *model.input_shape(s)), np.float32))
                  for s in ('camera', 'force'))

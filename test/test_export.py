@@ -1,6 +1,5 @@
 """Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the
 runtime the robot uses, and clear refusals."""
-import itertools
 import shutil
 
 import numpy as np
@@ -10,10 +9,10 @@ import torch
 from simbags import bags, cache_env, exported, trained, xmodal
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.model import FusionModel
-from xmodal_ros.preprocess import SENSORS
 from xmodal_training.checkpoint import load_run, rebuild
 from xmodal_training.export import ExportError, _check
-from xmodal_training.loading import open_bags
+from xmodal_training.loading import open_model_bags
+from xmodal_training.methods import sensor_subsets
 
 
 def test_export_parity_for_every_subset_through_the_runtime():
@@ -25,19 +24,23 @@ def test_export_parity_for_every_subset_through_the_runtime():
     assert bundle.method == 'umi' and (bundle.tokens_k, bundle.tokens_d) == (8, 64)
 
     # Independently of the export's own check: other held-out samples, a batch of 16.
-    model = rebuild(load_run(trained('umi')))
+    ckpt = load_run(trained('umi'))
+    model = rebuild(ckpt)
+    sensors = model.sensor_names
+    assert list(bundle.sensors) == sensors == ['camera', 'depth', 'tactile', 'force']
+    for s in sensors:                 # the manifest declares each sensor as trained
+        assert bundle.declaration(s) == ckpt['sensor_specs'][s]
     with cache_env():
-        ds = open_bags([bags()['test']], sample_hz=10.0)
-    batch = ds.batch(np.arange(3, len(ds), len(ds) // 16)[:16])
+        ds = open_model_bags([bags()['test']], ckpt['sensor_specs'], sample_hz=10.0)
+    batch = ds.batch(np.arange(3, len(ds), len(ds) // 16)[:16], sensors=sensors)
     runtime = FusionModel(bundle, backend='onnxruntime', providers=['CPUExecutionProvider'])
     worst = 0.0
-    for r in range(1, 5):
-        for subset in itertools.combinations(SENSORS, r):
-            ref = model.predict(dict(batch, present=torch.tensor([[s in subset for s in SENSORS]]
-                                                                 * 16)))
-            got = runtime.fuse(sum(runtime.encode(s, batch[s].numpy()) for s in subset))
-            for k in ('probs', 'regression'):
-                worst = max(worst, float(np.abs(got[k] - ref[k].numpy()).max()))
+    for subset in sensor_subsets(sensors):
+        ref = model.predict(dict(batch, present=torch.tensor([[s in subset for s in sensors]]
+                                                             * 16)))
+        got = runtime.fuse(sum(runtime.encode(s, batch[s].numpy()) for s in subset))
+        for k in ('probs', 'regression'):
+            worst = max(worst, float(np.abs(got[k] - ref[k].numpy()).max()))
     assert worst <= 1e-4
 
 

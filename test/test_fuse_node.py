@@ -6,7 +6,6 @@ The test bundle (test/bundles.py) reports in ``target/on/<sensor>`` which sensor
 the fusion head and in ``target/mean/<sensor>`` the mean of each one's model input, so these tests
 check the live-subset logic and the conversion + preprocessing path end to end.
 """
-import itertools
 import time
 
 import numpy as np
@@ -14,24 +13,30 @@ import pytest
 from geometry_msgs.msg import WrenchStamped
 
 from bundles import CLASSES, make_bundle
-from rosproc import Driver, image, set_stamp, start_fuse, stop, valid_message, values, write_params
+from rosproc import (CONFIG, SENSORS, Driver, image, set_stamp, start_fuse, stop, valid_message,
+                     values, write_params)
 from xmodal_ros.bundle import load_bundle
-from xmodal_ros.preprocess import SENSORS
 from xmodal_ros.sensor_input import make_input
+from xmodal_ros.sensors import load_sensor_config, model_config
+from xmodal_training.methods import sensor_subsets
 
 RATE_HZ = 50.0
 TIMEOUT_S = 0.25
-PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0}
+PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,
+           'finger_joints': 100.0, 'wrist_imu': 200.0}
 
 
 def expected_means(bundle):
     """Model-input mean of each sensor's rosproc.valid_message, through the library path
-    (conversions + preprocess with the bundle's parameters); force: a window of equal readings."""
+    (conversions + preprocess with the bundle's parameters); windowed kinds: a window of equal
+    readings."""
     b = load_bundle(bundle)
+    specs = model_config(load_sensor_config(), {s: b.declaration(s) for s in b.sensors},
+                         'test bundle').sensors
     out = {}
     for s in SENSORS:
-        inp = make_input(s, b.sensors[s].preprocess)
-        for i in range(b.sensors[s].preprocess.get('window', 1)):
+        inp = make_input(specs[s])
+        for i in range(specs[s].params.get('window', 1)):
             inp.take(valid_message(s, i + 1))
         out[s] = float(inp.model_input().mean())
     return out
@@ -64,7 +69,7 @@ def node(bundle, tmp_path_factory):
     assert code == 0, f'fuse node exited with {code} on SIGINT:\n{out}'
 
 
-def _phase(driver, subset, duration=0.75, settle=0.45, **kw):
+def _phase(driver, subset, duration=0.7, settle=0.4, **kw):
     """Publish ``subset`` for ``duration``; predictions whose newest input is past ``settle``."""
     t0 = driver.now()
     driver.run(duration, {s: PUBLISH[s] for s in subset}, **kw)
@@ -77,19 +82,20 @@ def _phase(driver, subset, duration=0.75, settle=0.45, **kw):
 
 
 def _subsets():
-    """All 16 subsets of the four sensors, ordered so each sensor leaves and comes back."""
-    subsets = [c for r in range(1, 5) for c in itertools.combinations(SENSORS, r)]
+    """All 64 subsets of the six sensors, ordered so each sensor leaves and comes back."""
+    subsets = sensor_subsets(SENSORS)
+    assert len(SENSORS) == 6 and len(subsets) == 63
     return subsets[:7] + [()] + subsets[7:]
 
 
 def test_every_sensor_subset(node, bundle):
-    """Each of the 15 non-empty subsets is fused exactly; with none live nothing is published."""
+    """Each of the 63 non-empty subsets is fused exactly; with none live nothing is published."""
     _, driver = node
     means = expected_means(bundle)
     for subset in _subsets():
         t0, t1, preds = _phase(driver, subset)
         if not subset:
-            late = driver.received('predictions', t0 + 0.45e9)
+            late = driver.received('predictions', t0 + 0.4e9)
             assert not late, f'{len(late)} predictions published while no sensor was live'
             continue
         assert len(preds) >= 5, f'only {len(preds)} predictions for live subset {subset}'
@@ -213,6 +219,20 @@ def _wrench(now, value):
     return w
 
 
+def _imu(now, **values):
+    m = valid_message('wrist_imu', now)
+    for field, v in values.items():
+        setattr(m.angular_velocity if field == 'gyro_z' else m.linear_acceleration, 'z', v)
+    return m
+
+
+def _joints(now, **fields):
+    m = valid_message('finger_joints', now)
+    for k, v in fields.items():
+        setattr(m, k, v)
+    return m
+
+
 def _stamped(sensor, stamp):
     m = valid_message(sensor, 1)
     set_stamp(m.header, stamp)
@@ -232,6 +252,13 @@ BAD = [
     ('tactile', lambda now: _tactile(now, np.inf), 'non-finite'),
     ('force', lambda now: _wrench(now, np.nan), 'non-finite'),
     ('force', lambda now: _wrench(now, np.inf), 'non-finite'),
+    ('force', lambda now: _wrench(now, 1e300), 'float32 range'),     # finite, not a reading
+    ('force', lambda now: _wrench(now, 5e4), 'plausible'),           # 50 kN m at a wrist
+    ('wrist_imu', lambda now: _imu(now, gyro_z=np.nan), 'non-finite'),
+    ('wrist_imu', lambda now: _imu(now, accel_z=1e6), 'plausible'),
+    ('finger_joints', lambda now: _joints(now, name=['left_finger_joint', 'elbow']), 'lacks'),
+    ('finger_joints', lambda now: _joints(now, effort=[1.0]), 'effort value'),
+    ('finger_joints', lambda now: _joints(now, position=[np.inf, 0.0]), 'non-finite'),
     ('camera', lambda now: _stamped('camera', now - int(0.5e9)), 'not newer'),   # out of order
     ('tactile', lambda now: _stamped('tactile', now + int(10e9)), 'future'),
     ('depth', lambda now: _stamped('depth', 0), 'zero'),
@@ -280,8 +307,11 @@ def test_depth_in_both_rep118_encodings(node, bundle):
     """16UC1 millimetres and 32FC1 metres of the same scene give the same model input."""
     _, driver = node
 
+    p = CONFIG['depth'].params
+    mm = round(1000 * (p['min_m'] + 0.5 * (p['max_m'] - p['min_m'])))   # valid_message's depth
+
     def depth16(t):
-        return [('depth', image('16UC1', np.full((96, 128), 1000, np.uint16), driver.now()))]
+        return [('depth', image('16UC1', np.full((96, 128), mm, np.uint16), driver.now()))]
     _, _, preds = _phase(driver, ('camera',), duration=0.6, settle=0.3, extra=depth16)
     assert preds and all(values(m)['live/depth'] == 1.0 for m in preds)
     assert values(preds[-1])['target/mean/depth'] == pytest.approx(

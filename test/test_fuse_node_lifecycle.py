@@ -10,8 +10,7 @@ from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
 
 from bundles import CLASSES, make_bundle
-from rosproc import Driver, start_fuse, stop, write_params
-from xmodal_ros.preprocess import SENSORS
+from rosproc import SENSORS, Driver, start_fuse, stop, write_params
 
 RATES = {'camera': 30.0, 'force': 250.0}
 
@@ -136,7 +135,7 @@ def _broken_bundles(bundle, root):
     tampered = _tampered(bundle, root)
     cases['tampered'] = (tampered, tampered / 'camera.onnx')
     partial = make_bundle(root / 'camera_force_only', sensors=('camera', 'force'))
-    cases['sensor not in bundle'] = (partial, partial / 'manifest.yaml')
+    cases['sensor not in bundle'] = (partial, partial)
     return cases
 
 

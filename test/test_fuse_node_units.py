@@ -5,11 +5,11 @@ import time
 import numpy as np
 import pytest
 
-from rosproc import image, valid_message
+from bundles import make_bundle
+from rosproc import CONFIG, ROOT, image, valid_message
 from xmodal_ros.conversions import ConversionError
 from xmodal_ros.diagnostics import LatencyWindow
 from xmodal_ros.liveness import NS, Liveness
-from xmodal_ros.preprocess import default_params, preprocess
 from xmodal_ros.sensor_input import make_input
 
 
@@ -50,38 +50,48 @@ def test_rates():
     assert live.sensors['force'].rate_hz == pytest.approx(500.0)
 
 
-def test_force_window_is_oldest_first_and_ready_when_full():
-    params = default_params()['force']
-    inp = make_input('force', params)
+def test_windows_are_oldest_first_and_ready_when_full():
+    spec = CONFIG['force']
+    inp = make_input(spec)
+    window = spec.params['window']
     msgs = []
-    for i in range(params['window'] + 5):
+    for i in range(window + 5):
         m = valid_message('force', i + 1)
         m.wrench.force.x = float(i)
         msgs.append(m)
-        assert inp.ready == (i >= params['window'])
+        assert inp.ready == (i >= window)
         inp.take(m)
     assert inp.ready
-    window = np.array([[m.wrench.force.x, 0, m.wrench.force.z, 0, 0, 0]
-                       for m in msgs[-params['window']:]])
-    np.testing.assert_array_equal(inp.model_input()[0], preprocess('force', window, None, params))
+    readings = np.array([[m.wrench.force.x, 0, m.wrench.force.z, m.wrench.torque.x, 0, 0]
+                         for m in msgs[-window:]])
+    np.testing.assert_array_equal(inp.model_input()[0], spec.preprocess(readings))
+    # joints: the configured joints' fields, whatever order and extra joints the message has
+    spec = CONFIG['finger_joints']
+    inp = make_input(spec)
+    for i in range(spec.params['window']):
+        m = valid_message('finger_joints', i + 1)
+        m.name = ['wrist', 'right_finger_joint', 'left_finger_joint']
+        m.position, m.velocity, m.effort = [9.0, 0.02, 0.01], [0.0] * 3, [7.0, 4.0, 2.0]
+        inp.take(m)
+    x = inp.model_input()[0]          # rows: position left, right, effort left, right
+    np.testing.assert_allclose(x[:, -1], [0.01 / 0.05, 0.02 / 0.05, 2.0 / 20, 4.0 / 20],
+                               rtol=1e-6)
 
 
 def test_image_inputs_match_preprocess_and_refuse_bad_messages():
-    params = default_params()
-    cam = make_input('camera', params['camera'])
+    cam = make_input(CONFIG['camera'])
     arr = np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8)
     cam.take(image('bgr8', arr, 1))
-    np.testing.assert_array_equal(cam.model_input()[0],
-                                  preprocess('camera', arr, 'bgr8', params['camera']))
-    depth = make_input('depth', params['depth'])
+    np.testing.assert_array_equal(cam.model_input()[0], CONFIG['camera'].preprocess(arr, 'bgr8'))
+    depth = make_input(CONFIG['depth'])
     mm = np.full((60, 80), 750, np.uint16)
     depth.take(image('16UC1', mm, 1))
-    metres = make_input('depth', params['depth'])
+    metres = make_input(CONFIG['depth'])
     metres.take(image('32FC1', mm.astype(np.float32) / 1000, 1))
     np.testing.assert_allclose(depth.model_input(), metres.model_input(), atol=1e-6)
     with pytest.raises(ConversionError, match='encoding'):
         cam.take(image('32FC1', np.zeros((4, 4), np.float32), 1))
-    tactile = make_input('tactile', params['tactile'])
+    tactile = make_input(CONFIG['tactile'])
     with pytest.raises(ConversionError):
         tactile.take(image('32FC1', np.zeros((8, 8), np.float32), 1))
     assert not tactile.ready
@@ -96,20 +106,22 @@ def test_latency_window_keeps_the_newest_samples():
     assert w.percentiles((50,)) == (4.5,)
 
 
-def test_fuse_yaml_repeats_the_node_defaults_and_the_sensor_topics():
-    """config/fuse.yaml documents every parameter with the node's own defaults, and names the
-    topics config/sensors.yaml gives the sensors."""
+def test_fuse_yaml_repeats_the_node_defaults_and_holds_only_node_behaviour():
+    """config/fuse.yaml documents every parameter with the node's own defaults, has one block per
+    configured sensor with the node keys alone (topics live in sensors.yaml only), and its
+    values are the kinds' defaults."""
     import yaml
-    from rosproc import ROOT
-    from xmodal_ros.fuse_node import PARAMETERS, SENSOR_DEFAULTS
+    from xmodal_ros.fuse_node import PARAMETERS
+    from xmodal_ros.sensors import NODE_KEYS, node_setting_defaults
     params = yaml.safe_load((ROOT / 'config' / 'fuse.yaml').read_text())['fuse_node'][
         'ros__parameters']
-    sensors = yaml.safe_load((ROOT / 'config' / 'sensors.yaml').read_text())['sensors']
-    top = {k: v for k, v in params.items() if k not in SENSOR_DEFAULTS}
+    top = {k: v for k, v in params.items() if not isinstance(v, dict)}
     assert top == {k: v for k, v in PARAMETERS.items() if k != 'autostart'}
-    for s, defaults in SENSOR_DEFAULTS.items():
-        assert params[s] == defaults
-        assert params[s]['topic'] == sensors[s]['topic']
+    blocks = {k: v for k, v in params.items() if isinstance(v, dict)}
+    assert list(blocks) == list(CONFIG.names)
+    for s, block in blocks.items():
+        assert set(block) == set(NODE_KEYS)
+        assert block == node_setting_defaults(CONFIG[s]), s
 
 
 def test_tick_schedule_serves_the_newest_due_time_and_counts_missed_ones():
@@ -161,41 +173,118 @@ def test_encoder_thread_keeps_the_newest_job_per_sensor_and_stops():
 
 
 def test_snapshots_do_not_change_with_later_messages():
-    params = default_params()
-    cam = make_input('camera', params['camera'])
+    cam = make_input(CONFIG['camera'])
     cam.take(image('rgb8', np.zeros((60, 80, 3), np.uint8), 1))
     snap = cam.snapshot()
     cam.take(image('rgb8', np.full((60, 80, 3), 255, np.uint8), 2))
     assert cam.model_input(snap).max() == 0.0 and cam.model_input().min() == 1.0
-    force = make_input('force', params['force'])
-    for i in range(params['force']['window']):
+    force = make_input(CONFIG['force'])
+    for i in range(CONFIG['force'].params['window']):
         force.take(valid_message('force', i + 1, level=0.0))
     snap = force.snapshot()
     force.take(valid_message('force', 999, level=1.0))
     assert force.model_input(snap).max() == 0.0 and force.model_input().max() > 0.0
 
 
-@pytest.mark.parametrize('overrides, words', [
-    ({'tick_wait_fraction': 1.0}, 'tick_wait_fraction'),
-    ({'tick_wait_fraction': -0.1}, 'tick_wait_fraction'),
-    ({'camera.encode': 'later'}, "camera.encode='later'"),
-])
-def test_bad_scheduling_parameters_fail_configure(overrides, words):
+def _configure(tmp_path, overrides, drop=(), model_factory=None, sensors=None):
+    """An in-process FuseNode on a six-sensor test bundle (or one of ``sensors``) with
+    config/fuse.yaml plus ``overrides`` minus ``drop``: (configure result, error, node)."""
     import rclpy
     from rclpy.context import Context
-    from rclpy.lifecycle import TransitionCallbackReturn
-    from rclpy.parameter import Parameter
+    from rosproc import write_params
     from xmodal_ros.fuse_node import FuseNode
 
     def never(*args, **kwargs):
         raise AssertionError('the model must not load with bad parameters')
+    bundle = make_bundle(tmp_path / 'bundle', sensors=sensors)
+    params = write_params(tmp_path / 'fuse.yaml', dict(overrides, bundle=str(bundle)), drop)
     ctx = Context()
-    rclpy.init(context=ctx)
+    rclpy.init(context=ctx, args=['--ros-args', '--params-file', str(params)])
     try:
-        node = FuseNode(context=ctx, model_factory=never, parameter_overrides=[
-            Parameter(k, value=v) for k, v in overrides.items()])
-        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
-        assert words in node.error
-        node.destroy_node()
+        node = FuseNode(context=ctx, model_factory=model_factory or never)
+        result = node.trigger_configure()
+        return result, node.error, node
     finally:
-        rclpy.shutdown(context=ctx)
+        if model_factory is None:
+            node.destroy_node()
+            rclpy.shutdown(context=ctx)
+
+
+@pytest.mark.parametrize('overrides, drop, words', [
+    ({'tick_wait_fraction': 1.0}, (), 'tick_wait_fraction'),
+    ({'tick_wait_fraction': -0.1}, (), 'tick_wait_fraction'),
+    ({'camera.encode': 'later'}, (), "camera.encode='later'"),
+    ({'wrist_imu.queue_depth': 0}, (), 'wrist_imu.queue_depth=0'),
+    ({'thermal.timeout': 0.1}, (), 'thermal, which bundle'),              # not in the bundle
+    ({}, ('finger_joints',), 'finger_joints with no parameters'),          # bundle sensor
+    ({'sensors_config': '/nowhere/sensors.yaml'}, (), '/nowhere/sensors.yaml'),
+])
+def test_bad_parameters_fail_configure(tmp_path, overrides, drop, words):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    result, error, _ = _configure(tmp_path, overrides, drop)
+    assert result == TransitionCallbackReturn.FAILURE
+    assert words in error, error
+
+
+def test_a_disabled_block_for_a_sensor_the_bundle_lacks_is_fine(tmp_path):
+    """A four-sensor bundle with the six-sensor fuse.yaml: the extra blocks must say
+    enabled: false; then the node configures with the four."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from xmodal_ros.model import FusionModel
+    four = ('camera', 'depth', 'tactile', 'force')
+    result, error, _ = _configure(tmp_path / 'a', {}, sensors=four)
+    assert result == TransitionCallbackReturn.FAILURE and 'finger_joints, wrist_imu' in error
+    off = {'finger_joints.enabled': False, 'wrist_imu.enabled': False}
+    result, error, node = _configure(tmp_path / 'b', off, sensors=four,
+                                     model_factory=FusionModel)
+    try:
+        assert result == TransitionCallbackReturn.SUCCESS, error
+        assert list(node._slots) == list(four)
+    finally:
+        _shutdown(node)
+
+
+def _shutdown(node):
+    import rclpy
+    ctx = node.context
+    node.destroy_node()
+    rclpy.shutdown(context=ctx)
+
+
+def test_a_failed_encode_drops_the_sensor_and_shows_in_diagnostics(tmp_path):
+    """The node never fuses a sensor on tokens older than its newest input when that input could
+    not be encoded, and /diagnostics says why."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from xmodal_ros import diagnostics
+    from xmodal_ros.model import FusionModel
+
+    class Flaky(FusionModel):
+        fail = False
+
+        def encode(self, sensor, x):
+            if sensor == 'tactile' and Flaky.fail:
+                raise RuntimeError('simulated encoder failure')
+            return super().encode(sensor, x)
+    result, error, node = _configure(tmp_path, {'tick_wait_fraction': 0.0}, model_factory=Flaky)
+    try:
+        assert result == TransitionCallbackReturn.SUCCESS, error
+        node.stats = diagnostics.FuseStats(64)
+        now = node.get_clock().now().nanoseconds
+        slot = node._slots['tactile']
+        node._on_message(slot, valid_message('tactile', now), {})
+        assert node.live_sensors(now + 1) == ['tactile']
+        Flaky.fail = True
+        node._on_message(slot, valid_message('tactile', now + 1000), {})
+        assert node.live_sensors(now + 2000) == []          # not fused on the old tokens
+        health = node._liveness.sensors['tactile']
+        assert health.encode_failures == 1 and health.encode_failing
+        msg = diagnostics.build_array('fuse_node', node.get_clock().now().to_msg(), 'm', 'b',
+                                      node.stats, node._liveness, [],
+                                      {s: sl.topic for s, sl in node._slots.items()}, now + 2000)
+        status = next(st for st in msg.status if st.name == 'fuse_node: tactile')
+        assert 'newest encode failed' in status.message and 'simulated' in status.message
+        Flaky.fail = False
+        node._on_message(slot, valid_message('tactile', now + 3000), {})
+        assert node.live_sensors(now + 4000) == ['tactile'] and not health.encode_failing
+    finally:
+        _shutdown(node)

@@ -67,11 +67,16 @@ def test_bad_bags_fail_with_the_path(tmp_path, capsys):
     status, err = train(b['a'], b['b'], method='oracle')
     assert status != 0 and str(b['a']) in err and 'oracle' in err
 
-    no_force = tiny_config(tmp_path / 'nf.yaml', sensors=['camera', 'depth', 'tactile'])
-    status, err = train(b['a'], b['b'], config=no_force)
-    assert status != 0 and str(b['b']) in err and 'force' in err
+    with_imu = tiny_config(tmp_path / 'imu.yaml',
+                           sensors=['camera', 'depth', 'tactile', 'force', 'wrist_imu'])
+    status, err = train(b['a'], b['b'], config=with_imu)
+    assert status != 0 and 'no bag records wrist_imu' in err
 
-    status, err = train(b['a'])
+    status, err = train(b['a'], b['b'], config=tiny_config(tmp_path / 'x.yaml', sensors=['lidar']))
+    assert status != 0 and 'lidar' in err and 'sensors.yaml' in err
+
+    four = tiny_config(tmp_path / 'four.yaml', sensors=['camera', 'depth', 'tactile', 'force'])
+    status, err = train(b['a'], config=four)
     assert status != 0 and 'tactile' in err and 'no bag records' in err
 
     status, err = train(b['a'], tmp_path / 'nope')
