@@ -3,9 +3,11 @@
 # record simulated bags, train late fusion (= stage 1), UMI, the vanilla transformer and the
 # oracle, evaluate all of them on unseen episodes for every sensor subset, export UMI.
 #
-# The robot split of the paper (Table 1): split A records {camera, depth}, split B {tactile,
-# force}, disjoint episodes; the test episodes (unseen seeds) record every sensor. The oracle
-# trains on the same episodes as A and B with every sensor recorded.
+# The robot split of the paper (Table 1), with the six sensors of config/sensors.yaml: split A
+# records {camera, depth, wrist_imu} (what the arm sees and how it moves), split B {tactile,
+# force, finger_joints} (what the hand feels), disjoint episodes; the test episodes (unseen
+# seeds) record every sensor. The oracle trains on the same episodes as A and B with every
+# sensor recorded.
 #
 # Usage: scripts/train_default.sh [DATA_DIR]   (default: data/, git-ignored)
 # Bags already recorded are kept (delete them to re-record); runs are retrained.
@@ -23,8 +25,8 @@ step() { echo "== $(date +%T) $*" >&2; }
 record() {  # record NAME ARGS...: a sim bag, unless it is there already
   [ -e "$bags/$1" ] || { step "record $1"; "$x" sim record --out "$bags/$1" "${@:2}"; }
 }
-record train_a  --episodes 80 --seed 0    --sensors camera,depth --resolution 128x96
-record train_b  --episodes 80 --seed 1000 --sensors tactile,force
+record train_a  --episodes 80 --seed 0    --sensors camera,depth,wrist_imu --resolution 128x96
+record train_b  --episodes 80 --seed 1000 --sensors tactile,force,finger_joints
 record full_a   --episodes 80 --seed 0    --resolution 128x96
 record full_b   --episodes 80 --seed 1000 --resolution 128x96
 record test     --episodes 40 --seed 5000 --resolution 128x96

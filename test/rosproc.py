@@ -54,10 +54,12 @@ def write_params(path, overrides, drop=()):
     return path
 
 
-def start_fuse(params_file, bundle=None, managed=False, log=None):
+def start_fuse(params_file, bundle=None, managed=False, log=None, sensors=None):
     cmd = [sys.executable, '-m', 'xmodal_ros.cli', 'fuse', '--params', str(params_file)]
     if bundle is not None:
         cmd += ['--bundle', str(bundle)]
+    if sensors is not None:
+        cmd += ['--sensors', str(sensors)]
     if managed:
         cmd.append('--managed')
     return subprocess.Popen(cmd, cwd=ROOT, stdout=log or subprocess.PIPE,
@@ -94,9 +96,9 @@ def image(encoding, array, stamp_ns):
     return msg
 
 
-def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128)):
+def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128), config=CONFIG):
     """A well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
-    msg = synthetic_message(CONFIG[sensor], level, size)
+    msg = synthetic_message(config[sensor], level, size)
     set_stamp(msg.header, stamp_ns)
     return msg
 
@@ -104,14 +106,15 @@ def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128)):
 class Driver:
     """Publishes sensor messages and records predictions, diagnostics and the class list."""
 
-    def __init__(self, name='xmodal_test_driver'):
+    def __init__(self, name='xmodal_test_driver', config=CONFIG):
+        self.config = config
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(name, context=self.context)
         self.pubs = {
-            s: self.node.create_publisher(message_class(CONFIG[s].msg_type), CONFIG[s].topic,
+            s: self.node.create_publisher(message_class(config[s].msg_type), config[s].topic,
                                           sensor_qos(10))
-            for s in SENSORS}
+            for s in config.names}
         self.lock = threading.Lock()
         self.last_sent = {}          # sensor -> stamp (ns) of the newest valid message published
         self.predictions = []        # (receive time ns, JointState)
@@ -168,7 +171,8 @@ class Driver:
             for s, rate in rates.items():
                 if t >= due[s]:
                     self.last_sent[s] = self.now()
-                    self.publish(s, valid_message(s, self.last_sent[s], level))
+                    self.publish(s, valid_message(s, self.last_sent[s], level,
+                                                  config=self.config))
                     due[s] += 1.0 / rate
             if extra is not None:
                 for sensor, msg in extra(t - start) or ():

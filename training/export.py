@@ -222,7 +222,8 @@ def main(args):
     try:
         ckpt = load_run(run_dir)
         bags = args.bags or ckpt['data']['bags']
-        ds = open_model_bags(bags, ckpt['sensor_specs'], ckpt['sensors_config'],
+        ds = open_model_bags(bags, ckpt['sensor_specs'],
+                             args.sensors_config or ckpt['sensors_config'],
                              sample_hz=ckpt['sample_hz'], where=str(run_dir))
         export_run(ckpt, out, real_inputs(ds, ckpt['sensors'], PARITY_SAMPLES),
                    tensorrt=args.tensorrt)

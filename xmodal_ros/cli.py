@@ -81,6 +81,9 @@ def build_parser():
     ex.add_argument('--tensorrt', action='store_true', help='also build FP16 TensorRT engines')
     ex.add_argument('--bags', nargs='*', default=None,
                     help='bags whose real samples drive the parity check')
+    ex.add_argument('--sensors-config', default=None,
+                    help='sensor YAML with the topics of those bags (default: the one the run '
+                         'was trained with)')
 
     fz = verb(sub, 'fuse', 'xmodal_ros.cli:run_fuse',
               'run the fuse node (the same node `ros2 launch xmodal_ros fuse.launch.py` starts)')
