@@ -1,9 +1,12 @@
 """Start the fuse node on a ROS 2 install.
 
-    ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [managed:=true]
+    ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [sensors:=FILE]
+                                          [managed:=true]
 
 ``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model bundle
 folder, overriding the parameter file (default: the file's, else the shipped models/default).
+``sensors``: the robot's sensors.yaml (topics, layouts), overriding the parameter file's
+``sensors_config`` (default: the installed config/sensors.yaml).
 ``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set
 /fuse_node configure`` / ``activate``, or a lifecycle manager) instead of activating by itself.
 
@@ -22,9 +25,10 @@ from launch_ros.actions import LifecycleNode
 
 def _fuse_node(context):
     overrides = {'autostart': LaunchConfiguration('managed').perform(context).lower() != 'true'}
-    bundle = LaunchConfiguration('bundle').perform(context)
-    if bundle:
-        overrides['bundle'] = bundle
+    for name, param in (('bundle', 'bundle'), ('sensors', 'sensors_config')):
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[param] = value
     return [LifecycleNode(
         package='xmodal_ros', executable='fuse_node', name='fuse_node', namespace='',
         output='screen', emulate_tty=True,
@@ -38,6 +42,9 @@ def generate_launch_description():
                               description='ROS 2 parameter file of the fuse node'),
         DeclareLaunchArgument('bundle', default_value='',
                               description='model bundle folder (empty: as in the parameter file)'),
+        DeclareLaunchArgument('sensors', default_value='',
+                              description='sensors.yaml of the robot (empty: as in the parameter '
+                                          'file, else the installed config/sensors.yaml)'),
         DeclareLaunchArgument('managed', default_value='false',
                               description='true: wait for lifecycle transitions'),
         SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
