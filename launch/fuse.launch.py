@@ -7,8 +7,10 @@ folder, overriding the parameter file (default: the file's, else the shipped mod
 ``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set
 /fuse_node configure`` / ``activate``, or a lifecycle manager) instead of activating by itself.
 
-The node gets FASTDDS_DEFAULT_PROFILES_FILE = config/fastdds.xml (shared memory sized for camera
-images; see that file) unless the environment already sets it. Camera drivers publishing the
+The node gets config/fastdds.xml (shared memory sized for camera images; see that file) as its
+Fast DDS profile unless the environment already names one: under FASTRTPS_DEFAULT_PROFILES_FILE,
+which Fast DDS 2.x reads (Humble, Jazzy), and FASTDDS_DEFAULT_PROFILES_FILE (Fast DDS 3: Kilted
+and later). A profile set under either name is used for both. Camera drivers publishing the
 images need the same setting: the shared-memory segment belongs to the publishing process.
 """
 import os
@@ -18,6 +20,19 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import LifecycleNode
+
+PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+
+
+def _profile(share):
+    """Both variables, each defaulting to the other's value, else to the shipped profile."""
+    shipped = os.path.join(share, 'config', 'fastdds.xml')
+    actions = []
+    for var in PROFILE_VARIABLES:
+        other = next(v for v in PROFILE_VARIABLES if v != var)
+        actions.append(SetEnvironmentVariable(var, EnvironmentVariable(
+            var, default_value=EnvironmentVariable(other, default_value=shipped))))
+    return actions
 
 
 def _fuse_node(context):
@@ -40,8 +55,6 @@ def generate_launch_description():
                               description='model bundle folder (empty: as in the parameter file)'),
         DeclareLaunchArgument('managed', default_value='false',
                               description='true: wait for lifecycle transitions'),
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
-            'FASTDDS_DEFAULT_PROFILES_FILE',
-            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        *_profile(share),
         OpaqueFunction(function=_fuse_node),
     ])
