@@ -21,6 +21,29 @@ def tree(src, dest_root):
     return entries
 
 
+# ROS 2 wheels per distribution: package -> version tested (ros-<distro>-<package>==version).
+# Jazzy (LTS, supported to May 2029; Fast DDS 2.14) is the default; Kilted (Fast DDS 3.2) is a
+# non-LTS release whose support ends in late 2026.
+DEFAULT_DISTRO = 'jazzy'
+ROS_WHEELS = {
+    'jazzy': {'rclpy': '7.1.6', 'rmw-fastrtps-cpp': '8.4.3', 'sensor-msgs': '5.3.6',
+              'std-msgs': '5.3.6', 'geometry-msgs': '5.3.6', 'diagnostic-msgs': '5.3.6',
+              'lifecycle-msgs': '2.0.3', 'rcl-interfaces': '2.0.3',
+              'ament-index-python': '1.8.1'},
+    'kilted': {'rclpy': '9.1.2', 'rmw-fastrtps-cpp': '9.3.3', 'sensor-msgs': '5.5.1',
+               'std-msgs': '5.5.1', 'geometry-msgs': '5.5.1', 'diagnostic-msgs': '5.5.1',
+               'lifecycle-msgs': '2.3.0', 'rcl-interfaces': '2.3.0',
+               'ament-index-python': '1.11.0'},
+}
+AMENT_LINT = {'jazzy': '0.17.3', 'kilted': '0.19.2'}
+LINT_TOOLS = ['flake8>=7.0', 'flake8-builtins', 'flake8-comprehensions', 'flake8-docstrings',
+              'flake8-import-order', 'flake8-quotes', 'pydocstyle>=6.3']
+
+
+def ros_wheels(distro, pins):
+    return [f'ros-{distro}-{name}=={version}' for name, version in pins.items()]
+
+
 training_packages = ['xmodal_training'] + [
     'xmodal_training.' + os.path.relpath(folder, 'training').replace(os.sep, '.')
     for folder, _, files in os.walk('training')
@@ -45,9 +68,16 @@ setup(
         'cpu': ['onnxruntime>=1.18'],
         # GPU / Jetson hosts (on Jetson use JetPack's TensorRT and NVIDIA's onnxruntime-gpu build).
         'gpu': ['onnxruntime-gpu>=1.18', 'tensorrt'],
-        # ROS 2 from PyPI wheels, for machines without a ROS 2 install.
-        'ros-wheels': ['ros-rclpy', 'ros-rmw-fastrtps-cpp', 'ros-sensor-msgs', 'ros-std-msgs',
-                       'ros-geometry-msgs', 'ros-diagnostic-msgs', 'ros-lifecycle-msgs'],
+        # ROS 2 from PyPI wheels, for machines without a ROS 2 install: one extra per
+        # distribution, each pinned to the wheels tested here (scripts/setup.sh picks one with
+        # XMODAL_ROS_DISTRO; README, "ROS 2 distributions"). Never install two into one venv.
+        **{f'ros-{distro}': ros_wheels(distro, pins) for distro, pins in ROS_WHEELS.items()},
+        'ros-wheels': ros_wheels(DEFAULT_DISTRO, ROS_WHEELS[DEFAULT_DISTRO]),
+        # The ament linters of test/test_{flake8,pep257}.py (ament_copyright has no wheel), with
+        # the flake8 plugins and pydocstyle that Ubuntu's packages bring on a ROS install.
+        **{f'lint-{distro}': [f'ros-{distro}-ament-flake8=={version}',
+                              f'ros-{distro}-ament-pep257=={version}', *LINT_TOOLS]
+           for distro, version in AMENT_LINT.items()},
         # Offline side: simulation, bags, training, export, plots.
         'train': ['torch==2.13.0', 'mujoco>=3.2', 'rosbags>=0.10', 'onnx>=1.16', 'onnxscript',
                   'tqdm', 'matplotlib', 'psutil'],

@@ -10,17 +10,29 @@ folder, overriding the parameter file (default: the file's, else the shipped mod
 ``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set
 /fuse_node configure`` / ``activate``, or a lifecycle manager) instead of activating by itself.
 
-The node gets FASTDDS_DEFAULT_PROFILES_FILE = config/fastdds.xml (shared memory sized for camera
-images; see that file) unless the environment already sets it. Camera drivers publishing the
-images need the same setting: the shared-memory segment belongs to the publishing process.
+The node gets config/fastdds.xml (shared memory sized for camera images; see that file) as its
+Fast DDS profile unless the environment already names one (xmodal_ros.dds): under
+FASTRTPS_DEFAULT_PROFILES_FILE where Fast DDS 2.x runs (Humble, Jazzy),
+FASTDDS_DEFAULT_PROFILES_FILE where Fast DDS 3 does (Kilted and later); a profile set under
+either name is used. Camera drivers publishing the images need the same setting: the
+shared-memory segment belongs to the publishing process.
 """
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
-from launch.substitutions import EnvironmentVariable, LaunchConfiguration
+from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
+
+from xmodal_ros.dds import PROFILE_VARIABLES, apply_dds_defaults
+
+
+def _profile(context):
+    """The profile variables the node's Fast DDS reads, as xmodal_ros.dds chooses them."""
+    env = dict(os.environ)
+    apply_dds_defaults(env)
+    return [SetEnvironmentVariable(v, env[v]) for v in PROFILE_VARIABLES.values() if v in env]
 
 
 def _fuse_node(context):
@@ -47,8 +59,6 @@ def generate_launch_description():
                                           'file, else the installed config/sensors.yaml)'),
         DeclareLaunchArgument('managed', default_value='false',
                               description='true: wait for lifecycle transitions'),
-        SetEnvironmentVariable('FASTDDS_DEFAULT_PROFILES_FILE', EnvironmentVariable(
-            'FASTDDS_DEFAULT_PROFILES_FILE',
-            default_value=os.path.join(share, 'config', 'fastdds.xml'))),
+        OpaqueFunction(function=_profile),
         OpaqueFunction(function=_fuse_node),
     ])

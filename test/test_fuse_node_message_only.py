@@ -1,0 +1,48 @@
+"""The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks
+the message alone): forced on this distribution in the node's process, it fuses every sensor and
+publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bundles import CLASSES, make_bundle
+from rosproc import Driver, stop, values, write_params
+from xmodal_ros.preprocess import SENSORS
+
+HERE = Path(__file__).resolve().parent
+PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0}
+
+
+def test_one_argument_callbacks_fuse_every_sensor(tmp_path):
+    params = write_params(tmp_path / 'fuse.yaml', {'rate_hz': 50.0, 'diagnostics_period': 0.5})
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / 'fuse_message_only.py'), '--params', str(params),
+         '--bundle', str(make_bundle(tmp_path / 'bundle'))],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
+    driver = Driver('xmodal_test_message_only')
+    try:
+        if not driver.wait_for_subscribers(timeout=30):
+            code, out = stop(proc)
+            pytest.fail(f'fuse node never subscribed (exit {code}):\n{out}')
+        t0 = driver.now()
+        driver.run(1.5, PUBLISH)
+        preds = [m for _, m in driver.received('predictions', t0 + int(0.5e9))]
+        diags = driver.received('diagnostics', t0)
+    finally:
+        driver.close()
+        code, out = stop(proc)
+    assert code == 0, f'fuse node exited with {code}:\n{out}'
+    assert len(preds) >= 10, f'only {len(preds)} predictions:\n{out}'
+    for msg in preds[-5:]:
+        v = values(msg)
+        assert sum(v[f'class/{c}'] for c in CLASSES) == pytest.approx(1.0, abs=1e-5)
+        assert all(v[f'live/{s}'] == 1.0 and v[f'target/on/{s}'] == pytest.approx(1.0)
+                   for s in SENSORS), v
+    assert diags, 'no /diagnostics while active'
+    taken = re.search(r'message-only callbacks: (\d+) messages, (\d+) with MessageInfo', out)
+    assert taken, out
+    assert int(taken[1]) >= 100 and int(taken[2]) == 0, taken[0]
