@@ -4,8 +4,7 @@ A publisher and a subscriber, each its own process (as a camera driver and the f
 exchange 640x480 rgb8 images (900 KiB) at 30 Hz with REP-2003 sensor-data QoS (best effort), the
 subscriber with the fuse node's camera QoS. Each frame carries its index, so distinct intact
 frames are counted. Run without a profile, with config/fastdds.xml under each of the two profile
-variables alone (Fast DDS 3 reads FASTDDS_..., 2.x FASTRTPS_...), and under both (what
-xmodal_ros.dds.apply_dds_defaults and fuse.launch.py set):
+variables alone (Fast DDS 3 reads FASTDDS_..., 2.x FASTRTPS_...), and under both:
 
     python test/ddsframes.py [--frames 150] [--repeats 2]
 
@@ -22,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / 'config' / 'fastdds.xml'
 PROFILE_VARIABLES = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+# (xmodal_ros.dds sets the one the installed Fast DDS reads)
 TOPIC = '/xmodal_test/frames'
 WIDTH, HEIGHT, RATE_HZ = 640, 480, 30.0
 
@@ -76,7 +76,8 @@ def subscribe():
     from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import Image
 
-    from xmodal_ros.fuse_node import SENSOR_DEFAULTS, sensor_qos
+    from xmodal_ros.kinds import get_kind
+    from xmodal_ros.qos import sensor_qos
     rclpy, node = _node('xmodal_frames_sub')
     seen = set()
 
@@ -85,7 +86,7 @@ def subscribe():
             seen.add(msg.data[0] | msg.data[1] << 8)
 
     node.create_subscription(Image, TOPIC, on_frame,
-                             sensor_qos(SENSOR_DEFAULTS['camera']['queue_depth']))
+                             sensor_qos(get_kind('rgb').node_defaults['queue_depth']))
     print('ready', flush=True)
     try:
         rclpy.spin(node)

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from bundles import CLASSES, make_bundle
-from rosproc import Driver, stop, values, write_params
-from xmodal_ros.preprocess import SENSORS
+from rosproc import SENSORS, Driver, stop, values, write_params
 
 HERE = Path(__file__).resolve().parent
-PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0}
+PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,
+           'finger_joints': 100.0, 'wrist_imu': 200.0}
 
 
 def test_one_argument_callbacks_fuse_every_sensor(tmp_path):
