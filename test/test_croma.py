@@ -133,7 +133,8 @@ def test_sampler_errors_name_the_input():
     with pytest.raises(FewShotError, match=r'held-out: an episode needs 5 shots \+ 2 queries = 7 '
                                            r'examples per class, but class 5: 4'):
         EpisodeSampler(labels, [3, 4, 5], 3, 5, 2, 'held-out')
-    with pytest.raises(FewShotError, match=r'n_way=5 is larger than its 3 class\(es\) \[2, 3, 4\]'):
+    with pytest.raises(FewShotError,
+                       match=r'n_way=5 is larger than its 3 class\(es\) \[2, 3, 4\]'):
         EpisodeSampler(labels, [2, 3, 4], 5, 1, 1, 'held-out')
 
 

@@ -38,8 +38,8 @@ def pretrain_alignment(model, data, cfg, rng, classify=False):
         loss = cfg.align_weight * terms['alignment']
         if classify:
             idx = train[_batch(rng, len(train), cfg.pretrain_batch)]
-            loss = loss + F.cross_entropy(model.classifier(model.embed('source', data.source_x[idx])),
-                                          labels[idx])
+            logits = model.classifier(model.embed('source', data.source_x[idx]))
+            loss = loss + F.cross_entropy(logits, labels[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -1,11 +1,12 @@
 """What CROMA does to data before the model sees it: alignment pairs (strong or weak) and N-way
 K-shot episodes with a class split that meta-training cannot cross.
 
-Strong pairs (main paper; appendix Def. 5): one-to-one, a source and a target sample recorded at the
-same instant (same episode, same step). Weak pairs (appendix §11, §11.1): only sets correspond. The
-sets are found by k-means with S ~ sqrt(N) clusters (Eq. 7), either on a key both sensors share
-(clusters are then matched by construction) or per sensor, with the clusters matched through a few
-anchor pairs; a pair is any source member and any target member of matched clusters. In-cluster
+Strong pairs (main paper; appendix Def. 5): one-to-one, a source and a target sample recorded at
+the same instant (same episode, same step). Weak pairs (appendix §11, §11.1): only sets
+correspond. The sets are found by k-means with S ~ sqrt(N) clusters (Eq. 7), either on a key both
+sensors share (clusters are then matched by construction) or per sensor, with the clusters matched
+through a few anchor pairs; a pair is any source member and any target member of matched
+clusters. In-cluster
 variance (rho^2 in §11) is the price: the pairing is right only up to the cluster.
 
 All indices are positions in the caller's source / target arrays; nothing here touches tensors of
