@@ -125,6 +125,17 @@ def build_parser():
     dm.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
     dm.add_argument('--seed', type=int, default=900_000,
                     help='first simulated episode seed (default far from training seeds)')
+    fs = sub.add_parser('fewshot', help='few-shot learning for a low-resource sensor (CROMA)')
+    fs = fs.add_subparsers(dest='fewshot_verb', required=True)
+    fsyn = verb(fs, 'synthetic', 'xmodal_training.methods.croma.synthetic:run',
+                'the CROMA appendix §11.2 synthetic study: figure, table, measured crossover '
+                'vs the rule of thumb')
+    fsyn.add_argument('--out', required=True, help='folder for synthetic.png/.md/.json')
+    fsyn.add_argument('--seeds', type=int, default=20, help='seeds (default 20, at least 10)')
+    fsyn.add_argument('--quick', action='store_true', help='a coarse n_align grid (smoke run)')
+    fsyn.add_argument('--w', choices=['orthogonal', 'gaussian'], default='orthogonal',
+                      help='the cross-modal map W: a random rotation (default) or a Gaussian '
+                           'matrix')
     return p
 
 
