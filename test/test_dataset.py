@@ -128,6 +128,9 @@ def sim(tmp_path_factory):
                              **small),
         'touch': record_bag(root / 'touch', episodes=1, seed=3, sensors=('tactile', 'force'),
                             storage='sqlite3', **small),
+        # what the recorder wrote before finger joints and the wrist IMU existed
+        'four': record_bag(root / 'four', episodes=1, seed=4,
+                           sensors=('camera', 'depth', 'tactile', 'force'), **small),
     }
     return {k: v['out'] for k, v in bags.items()}
 
@@ -183,6 +186,15 @@ def test_cache_round_trip_matches_direct_decoding_and_is_reused(sim, tmp_path):
     small = BagDataset([sim['mcap']], config=other, cache_dir=tmp_path, workers=0)
     assert small[0]['camera'].shape == other['camera'].input_shape == (3, 24, 32)
     assert len(list(cache_root(tmp_path).iterdir())) == 2
+
+
+def test_a_four_sensor_bag_still_loads(sim, tmp_path):
+    ds = BagDataset([sim['four']], cache_dir=tmp_path, workers=0)
+    assert ds.bag_sensors == [('camera', 'depth', 'tactile', 'force')] and len(ds) > 300
+    sample = ds[0]
+    assert sample['present'].tolist() == [s not in ('finger_joints', 'wrist_imu')
+                                          for s in SENSORS]
+    assert (sample['wrist_imu'] == 0).all() and sample['camera'].abs().sum() > 0
 
 
 def test_cache_location_follows_xmodal_cache(sim, tmp_path, monkeypatch):

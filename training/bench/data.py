@@ -1,7 +1,8 @@
 """`xmodal bench data`: bag -> cache decoding and cached-dataset throughput, with memory use.
 
-Records a default-size simulator bag (camera and depth 640x480 at 30 Hz, tactile 100 Hz, force
-500 Hz, labels 100 Hz; mcap), then measures, each in a fresh process so peak RSS is its own:
+Records a default-size simulator bag (every sensor of config/sensors.yaml: camera and depth
+640x480 at 30 Hz, tactile 100 Hz, force 500 Hz, finger joints 100 Hz, wrist IMU 250 Hz; labels
+100 Hz; mcap), then measures, each in a fresh process so peak RSS is its own:
 
   raw read        rosbags iterating every message, no deserialising: the floor under decoding
   first pass      BagDataset building its cache from the bag, in this process alone and with the
