@@ -320,6 +320,9 @@ class _Trainer:
             row['acc_disagree'] = float(hit[~agree].mean()) if (~agree).any() else float('nan')
             for k in range(len(preds)):
                 row[f'known_on_new_acc/{k}'] = float((preds[k] == y).float().mean())
+            if (~agree).any():      # is the truth among the candidates the KL pairs x_d with?
+                row['disagree_truth_in_candidates'] = float(
+                    (preds == y).any(0)[~agree].float().mean())
         row.update(extra or {})
         self.curves.append(row)
         return row
