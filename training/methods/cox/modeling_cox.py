@@ -24,7 +24,7 @@ from torch.nn import functional as F
 from xmodal_training.methods.cox.configuration_cox import COXConfig
 from xmodal_training.methods.cox.processor_cox import class_centroids
 from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, accuracy, adam, build_learner, draw, predict, progress_bar, seeded,
+    ProblemError, Runtime, adam, build_learner, draw, predict, progress_bar, seeded,
     steps_per_epoch)
 
 
@@ -341,8 +341,10 @@ class _Trainer:
         rows = [r for r in self.curves if 'acc_agree' in r]
         if not rows:
             return {}
-        explore = [r for r in rows if r['phase'] in ('explore', 'final')]
-        before = explore[0] if explore else rows[0]
+        # before: the learner and split at the end of the Eq. 9 / warm-up phase (or, with no
+        # exploration epoch at all, at the end of training)
+        marked = [r for r in rows if r['phase'] == 'before_explore']
+        before = marked[0] if marked else rows[-1]
         after = rows[-1]
         return {'acc_agree_before': before['acc_agree'],
                 'acc_disagree_before': before['acc_disagree'],
