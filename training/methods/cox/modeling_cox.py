@@ -437,7 +437,7 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
     a0, y0, _ = sort_t(problem.known_probs_on_new.float(), t, cfg.balanced_anchors)
     y0 = y0.to(dev)
     warm = min(cfg.warmup_epochs, cfg.epochs)
-    bar = progress_bar(cfg.epochs, 'COX unsup', progress)
+    bar = progress_bar(cfg.epochs, 'COX unsup', progress)   # advanced by hand across phases
     it = iter(bar)
     for epoch in range(warm):
         next(it, None)
@@ -448,13 +448,11 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
             n += 1
         tr.log(epoch, 'warmup', sums, n, *tr.refresh(), {'anchors': len(a0)})
     _fit_centroid_connections(tr)
-    is_uns_epoch = False
     for epoch in range(warm, cfg.epochs):
         next(it, None)
         z_new, mapped, agree, preds = tr.refresh()
-        if not is_uns_epoch:
+        if epoch == warm:
             tr.log(epoch - 1, 'before_explore', {}, 1, z_new, mapped, agree, preds)
-            is_uns_epoch = True
         idx, y_a, match, _ = sort_s(z_new, mapped, tr.yk, t, cfg.balanced_anchors)
         idx, match = idx.cpu(), match.cpu()
         is_a = torch.zeros(m, dtype=torch.bool)
