@@ -1,4 +1,5 @@
-"""ament_python package xmodal_ros; also pip-installable (see README for the extras).
+"""
+ament_python package xmodal_ros; also pip-installable (see README for the extras).
 
 Two import packages: ``xmodal_ros`` (robot-side runtime: numpy, rclpy, onnxruntime/tensorrt) and
 ``xmodal_training`` (offline side, torch), which lives in ``training/``.

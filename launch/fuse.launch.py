@@ -1,4 +1,5 @@
-"""Start the fuse node on a ROS 2 install.
+"""
+Start the fuse node on a ROS 2 install.
 
     ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [sensors:=FILE]
                                           [managed:=true]
@@ -29,7 +30,7 @@ from xmodal_ros.dds import PROFILE_VARIABLES, apply_dds_defaults
 
 
 def _profile(context):
-    """The profile variables the node's Fast DDS reads, as xmodal_ros.dds chooses them."""
+    """Return the profile variables the node's Fast DDS reads, as xmodal_ros.dds chooses them."""
     env = dict(os.environ)
     apply_dds_defaults(env)
     return [SetEnvironmentVariable(v, env[v]) for v in PROFILE_VARIABLES.values() if v in env]

@@ -1,4 +1,5 @@
-"""GPU check: AMP training, export, TensorRT engines, ONNX Runtime GPU parity, timings.
+"""
+GPU check: AMP training, export, TensorRT engines, ONNX Runtime GPU parity, timings.
 
     scripts/gpu_check_prepare.sh     here: real sim samples -> data/gpu_check/samples.npz
     scripts/gpu_check.sh             on the CUDA machine, with data/gpu_check carried along
@@ -237,7 +238,7 @@ def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     sub = p.add_subparsers(dest='verb', required=True)
     pr = sub.add_parser('prepare')
     pr.add_argument('--train', nargs='+', required=True, help='split A and split B bags')

@@ -1,5 +1,8 @@
-"""Per-sensor graphs + fusion graph vs. one graph with a sensor-presence mask, at batch 1 on ONNX
-Runtime CPU (one thread, as the live node runs it). The numbers behind training/export.py's choice.
+"""
+Per-sensor graphs + fusion graph vs. one graph with a sensor-presence mask.
+
+At batch 1 on ONNX Runtime CPU (one thread, as the live node runs it). The numbers behind
+training/export.py's choice.
 
     .venv/bin/python scripts/measure_layout.py --model RUN [--runs 300]
 """
@@ -32,7 +35,7 @@ class SingleGraph(torch.nn.Module):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     p.add_argument('--model', required=True)
     p.add_argument('--runs', type=int, default=300)
     args = p.parse_args()

@@ -1,5 +1,9 @@
-"""Small real rosbag2 files for the bag-reading tests: hand-stamped ones built with the simulator's
-message helpers, and the corruptions users meet (cut files, garbage, lost metadata)."""
+"""
+Small real rosbag2 files for the bag-reading tests.
+
+hand-stamped ones built with the simulator's message helpers, and the corruptions users meet (cut
+files, garbage, lost metadata).
+"""
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +37,7 @@ def write_bag(path, messages, storage='mcap', custom=None):
 
 
 def camera_frame(value):
-    """A frame whose red channel is ``value`` (so a sample shows which frame it holds)."""
+    """Return a frame whose red channel is ``value`` (so a sample shows which frame it holds)."""
     img = np.zeros((*HW, 3), np.uint8)
     img[..., 0] = value
     return img

@@ -1,4 +1,5 @@
-"""A small but real model bundle for tests, made with onnx.helper (no torch, no training).
+"""
+A small but real model bundle for tests, made with onnx.helper (no torch, no training).
 
 Every graph runs in ONNX Runtime like an exported one, and the outputs say exactly which sensors'
 tokens reached the fusion head, so node tests can check the live-subset logic end to end:
@@ -79,8 +80,11 @@ def fusion_graph(n):
 
 
 def make_bundle(root, sensors=None, model_id='test-0001', config=CONFIG):
-    """Write the test bundle for ``sensors`` (default: all) of ``config`` (a SensorConfig) into
-    ``root`` (created) and return its path. Token channels follow the configuration's order."""
+    """
+    Write the test bundle for ``sensors`` (default: all) of ``config`` (a SensorConfig) into ``root`` (created) and return its path.
+
+    Token channels follow the configuration's order.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     names = config.names

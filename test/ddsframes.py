@@ -1,4 +1,5 @@
-"""Full-size camera frames over best-effort DDS: how many of N sent frames arrive.
+"""
+Full-size camera frames over best-effort DDS: how many of N sent frames arrive.
 
 A publisher and a subscriber, each its own process (as a camera driver and the fuse node are),
 exchange 640x480 rgb8 images (900 KiB) at 30 Hz with REP-2003 sensor-data QoS (best effort), the
@@ -27,8 +28,11 @@ WIDTH, HEIGHT, RATE_HZ = 640, 480, 30.0
 
 
 def distro():
-    """ROS distribution of this rclpy: ROS_DISTRO on installs, else told by the PyPI wheel's
-    rclpy version (7.x Jazzy, 9.x Kilted)."""
+    """
+    ROS distribution of this rclpy.
+
+    ROS_DISTRO on installs, else told by the PyPI wheel's rclpy version (7.x Jazzy, 9.x Kilted).
+    """
     if os.environ.get('ROS_DISTRO'):
         return os.environ['ROS_DISTRO']
     from importlib.metadata import PackageNotFoundError, version
@@ -97,15 +101,14 @@ def subscribe():
 
 
 def profile_env(variables):
-    """This environment with ``PROFILE`` under ``variables`` and no other profile variable
-    (none: Fast DDS's defaults)."""
+    """Return this environment with ``PROFILE`` under ``variables`` and no other profile variable (none: Fast DDS's defaults)."""
     env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
     env.update(dict.fromkeys(variables, str(PROFILE)))
     return env
 
 
 def measure(frames, env):
-    """How many of ``frames`` arrive, publisher and subscriber both run with ``env``."""
+    """Return how many of ``frames`` arrive, publisher and subscriber both run with ``env``."""
     cmd = [sys.executable, str(Path(__file__).resolve())]
     sub = subprocess.Popen(cmd + ['sub'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
@@ -126,7 +129,7 @@ def measure(frames, env):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('role', nargs='?', choices=('pub', 'sub', 'compare'), default='compare')
     parser.add_argument('--frames', type=int, default=150)
     parser.add_argument('--repeats', type=int, default=2)

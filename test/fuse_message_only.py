@@ -1,6 +1,9 @@
-"""`xmodal fuse` with the node's subscription callbacks taking the message alone, as rclpy calls
-them before Iron (Humble: no MessageInfo). Run by test_fuse_node_message_only.py on a newer
-distribution to exercise that path; prints how many messages the node took, and with what."""
+"""
+`xmodal fuse` with the node's subscription callbacks taking the message alone.
+
+As rclpy calls them before Iron (Humble: no MessageInfo). Run by test_fuse_node_message_only.py on
+a newer distribution to exercise that path; prints how many messages the node took, and with what.
+"""
 import atexit
 import sys
 from pathlib import Path

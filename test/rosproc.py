@@ -1,4 +1,5 @@
-"""Test helpers: start the fuse node as a real process, and drive it from a real rclpy node.
+"""
+Test helpers: start the fuse node as a real process, and drive it from a real rclpy node.
 
 ``start_fuse`` runs ``xmodal fuse`` (the real CLI) in a subprocess with a parameter file written
 from a dict. ``Driver`` owns its own rclpy Context in the test process (never the global one, and
@@ -32,8 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_params(path, overrides, drop=()):
-    """A fuse_node parameter file: config/fuse.yaml with ``overrides`` (dotted keys) applied and
-    the blocks or keys named in ``drop`` removed."""
+    """
+    Return a fuse_node parameter file.
+
+    config/fuse.yaml with ``overrides`` (dotted keys) applied and the blocks or keys named in
+    ``drop`` removed.
+    """
     with open(ROOT / 'config' / 'fuse.yaml') as f:
         doc = yaml.safe_load(f)
     params = doc['fuse_node']['ros__parameters']
@@ -97,7 +102,7 @@ def image(encoding, array, stamp_ns):
 
 
 def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128), config=CONFIG):
-    """A well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
+    """Return a well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
     msg = synthetic_message(config[sensor], level, size)
     set_stamp(msg.header, stamp_ns)
     return msg
@@ -158,7 +163,8 @@ class Driver:
         return False
 
     def run(self, duration, rates, level=0.5, extra=None):
-        """Publish valid messages of the sensors in ``rates`` (Hz) for ``duration`` seconds.
+        """
+        Publish valid messages of the sensors in ``rates`` (Hz) for ``duration`` seconds.
 
         ``extra(t)`` may return [(sensor, msg)] to publish additionally at each step.
         """
@@ -180,8 +186,7 @@ class Driver:
             time.sleep(max(0.0, min(due.values(), default=t + 0.005) - time.monotonic()))
 
     def received(self, kind, t0_ns=0, t1_ns=float('inf')):
-        """(receive time ns, message) of ``kind`` ('predictions' or 'diagnostics') received in
-        [t0_ns, t1_ns]."""
+        """(receive time ns, message) of ``kind`` ('predictions' or 'diagnostics') received in [t0_ns, t1_ns]."""
         with self.lock:
             return [(t, m) for t, m in getattr(self, kind) if t0_ns <= t <= t1_ns]
 

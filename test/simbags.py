@@ -1,4 +1,5 @@
-"""Small simulated bags and tiny trained runs shared by the training, export and bundle tests.
+"""
+Small simulated bags and tiny trained runs shared by the training, export and bundle tests.
 
 Made once per test session (functools.cache) in a temporary folder: split A records {camera,
 depth}, split B {tactile, force} (disjoint episodes), the held-out bag every sensor (unseen seeds).
@@ -38,16 +39,14 @@ def cache_env():
 
 
 def _needs(*modules):
-    """Skip the calling test where the training side is not installed (runtime-only installs
-    still run the tests of this module that need no bags)."""
+    """Skip the calling test where the training side is not installed (runtime-only installs still run the tests of this module that need no bags)."""
     for m in modules:
         pytest.importorskip(m, reason=f'needs {m} (the training side: pip install .[train])')
 
 
 @functools.cache
 def bags():
-    """{'a': camera+depth, 'b': tactile+force, 'test': every configured sensor (the two
-    proprioceptive ones too, which the tiny runs never train on), unseen seeds} -> bag."""
+    """{'a': camera+depth, 'b': tactile+force, 'test': every configured sensor (the two proprioceptive ones too, which the tiny runs never train on), unseen seeds} -> bag."""
     _needs('mujoco', 'rosbags', 'torch')
     from xmodal_training.sim.record import record_bag
     out = {}
@@ -90,7 +89,7 @@ def xmodal(*argv):
 
 @functools.cache
 def trained(method='umi'):
-    """A tiny run of ``method`` on splits A and B (UMI trains its stage 1 inside)."""
+    """Return a tiny run of ``method`` on splits A and B (UMI trains its stage 1 inside)."""
     b = bags()
     out = ROOT / 'runs' / method
     status = xmodal('train', 'fusion', '--config', tiny_config(), '--bags', b['a'], b['b'],
@@ -101,7 +100,7 @@ def trained(method='umi'):
 
 @functools.cache
 def exported():
-    """The tiny UMI run exported to a bundle (parity-checked on the held-out bag)."""
+    """Return the tiny UMI run exported to a bundle (parity-checked on the held-out bag)."""
     out = ROOT / 'bundle'
     assert xmodal('export', '--model', trained('umi'), '--out', out, '--bags', bags()['test'],
                   '--tensorrt') == 0

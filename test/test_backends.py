@@ -1,5 +1,8 @@
-"""Runtime model and inference backends on a real (small) bundle in real ONNX Runtime; the
-TensorRT path where TensorRT and a GPU exist."""
+"""
+Runtime model and inference backends on a real (small) bundle in real ONNX Runtime.
+
+The TensorRT path where TensorRT and a GPU exist.
+"""
 import shutil
 
 import numpy as np

@@ -1,6 +1,9 @@
-"""Every kind of bad bag ends in one BagError naming the file, the problem and the fix, and never
-leaves a cache entry (complete or partial) behind, whether the decoding ran here, in a worker
-process, or was cut short by Ctrl-C."""
+"""
+Every kind of bad bag ends in one BagError naming the file, the problem and the fix.
+
+Never leaves a cache entry (complete or partial) behind, whether the decoding ran here, in a worker
+process, or was cut short by Ctrl-C.
+"""
 import dataclasses
 import multiprocessing
 import shutil
@@ -129,8 +132,11 @@ def test_message_bytes_that_are_not_cdr(tmp_path):
 
 
 def test_ctrl_c_while_decoding(sim_bags, tmp_path):
-    """A real SIGINT to this thread once the cache files exist: KeyboardInterrupt, no entry left,
-    worker processes gone."""
+    """
+    A real SIGINT to this thread once the cache files exist.
+
+    KeyboardInterrupt, no entry left, worker processes gone.
+    """
     bags = cache_root(tmp_path / 'cache')
     main, done = threading.main_thread().ident, threading.Event()
 

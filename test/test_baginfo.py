@@ -1,5 +1,8 @@
-"""`xmodal bag info` on simulator bags (both storage formats, sensor subsets), an unlabelled bag, a
-bag with a mistyped topic and a corrupt one."""
+"""
+`xmodal bag info` on simulator bags (both storage formats, sensor subsets), an unlabelled bag.
+
+A bag with a mistyped topic and a corrupt one.
+"""
 import shutil
 
 import pytest

@@ -1,6 +1,10 @@
-"""CROMA (meta-alignment): the margin loss against a hand computation, weak pairing on constructed
-clusters, the episode sampler's split guarantees and errors, the appendix §11.2 claims on a small
-seeded run, and a short meta-learning run that must beat target-only learning at 5 shots."""
+"""
+CROMA (meta-alignment).
+
+The margin loss against a hand computation, weak pairing on constructed clusters, the episode
+sampler's split guarantees and errors, the appendix §11.2 claims on a small seeded run, and a short
+meta-learning run that must beat target-only learning at 5 shots.
+"""
 import argparse
 import math
 

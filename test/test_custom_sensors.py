@@ -1,8 +1,11 @@
-"""A robot with sensors the project never shipped, brought in by YAML alone: a 24x40 thermal
-array (kind grid, 32FC1, 20 Hz) and an arm's joint states (kind joints, position + velocity of
-two named joints among others, 50 Hz). Bags written by a small writer here record each sensor
-apart (modality-incomplete), then: train, evaluate every subset, export with its parity check,
-and fuse live in the node, with no code change anywhere."""
+"""
+A robot with sensors the project never shipped, brought in by YAML alone.
+
+A 24x40 thermal array (kind grid, 32FC1, 20 Hz) and an arm's joint states (kind joints, position +
+velocity of two named joints among others, 50 Hz). Bags written by a small writer here record each
+sensor apart (modality-incomplete), then: train, evaluate every subset, export with its parity
+check, and fuse live in the node, with no code change anywhere.
+"""
 import json
 import time
 
@@ -39,8 +42,12 @@ EPISODE_MS, GAP_MS = 1500, 1000
 
 
 def episode_messages(index, cls, sensors, rng):
-    """One episode's messages: the thermal array's mean temperature and the arm's swing speed
-    both tell the class (noisily), so either sensor alone and both together can learn it."""
+    """
+    Return one episode's messages.
+
+    The thermal array's mean temperature and the arm's swing speed both tell the class (noisily),
+    so either sensor alone and both together can learn it.
+    """
     t0 = GAP_MS + index * (EPISODE_MS + GAP_MS)
     msgs = []
     if 'thermal' in sensors:

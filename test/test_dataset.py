@@ -1,5 +1,9 @@
-"""Bags -> dataset samples: the window rule on hand-stamped bags, and real simulator bags through
-the cache (round trip, cache hits, both storage formats, sensor subsets, worker processes)."""
+"""
+Bags -> dataset samples.
+
+The window rule on hand-stamped bags, and real simulator bags through the cache (round trip, cache
+hits, both storage formats, sensor subsets, worker processes).
+"""
 import os
 import pickle
 
@@ -32,8 +36,12 @@ RULE = SampleRule(timeouts={s: 0.1 for s in SENSORS})
 # --- the window rule, on a bag whose every stamp is chosen -------------------------------------
 
 def _streams():
-    """Two labelled episodes; each stream's value is its message number, so a sample shows which
-    message it took. Episode 0 has a camera gap (1090..1205 ms) longer than the max age."""
+    """
+    Return two labelled episodes.
+
+    Each stream's value is its message number, so a sample shows which message it took. Episode 0
+    has a camera gap (1090..1205 ms) longer than the max age.
+    """
     cam = [990, 1023, 1056, 1089, 1205, 2495, 2528, 2561, 2594]
     dep = [1005, 1055, 1105, 1155, 1205, 2505, 2555, 2605]
     tac = list(range(1003, 1204, 10)) + list(range(2503, 2604, 10))

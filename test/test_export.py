@@ -1,5 +1,4 @@
-"""Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the
-runtime the robot uses, and clear refusals."""
+"""Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the runtime the robot uses, and clear refusals."""
 import shutil
 
 import numpy as np
@@ -45,8 +44,11 @@ def test_export_parity_for_every_subset_through_the_runtime():
 
 
 def test_bundle_carries_its_checkpoint_and_no_machine_paths(tmp_path):
-    """The run's checkpoint.pt travels in the bundle, hash-listed like the graphs, and the
-    PyTorch-eager baseline runs from a copy of the bundle anywhere, matching the runtime."""
+    """
+    The run's checkpoint.pt travels in the bundle, hash-listed like the graphs.
+
+    The PyTorch-eager baseline runs from a copy of the bundle anywhere, matching the runtime.
+    """
     from xmodal_ros.bundle import BundleError, sha256_file
     from xmodal_training.bench.torch_backend import TorchFusionModel
     run = trained('umi')

@@ -1,5 +1,9 @@
-"""The fuse node's life: managed transitions through the real lifecycle services, and bundles that
-must stop it from starting (a missing, incomplete or tampered bundle) in both modes."""
+"""
+The fuse node's life.
+
+Managed transitions through the real lifecycle services, and bundles that must stop it from
+starting (a missing, incomplete or tampered bundle) in both modes.
+"""
 import shutil
 import time
 
@@ -76,8 +80,7 @@ def _tampered(bundle, tmp_path):
 
 
 def test_managed_lifecycle(bundle, params, tmp_path):
-    """unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive
-    -> unconfigured -> finalized, predicting only while active."""
+    """unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive -> unconfigured -> finalized, predicting only while active."""
     proc = start_fuse(params, bundle, managed=True)
     driver = Driver()
     try:

@@ -1,6 +1,4 @@
-"""The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks
-the message alone): forced on this distribution in the node's process, it fuses every sensor and
-publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
+"""The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks the message alone): forced on this distribution in the node's process, it fuses every sensor and publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
 import os
 import re
 import subprocess

@@ -1,5 +1,9 @@
-"""The fuse node's pieces without a ROS graph: liveness rules, message -> model input, latency
-windows, fusion due times, the encoder thread, and parameter checks of an in-process node."""
+"""
+The fuse node's pieces without a ROS graph.
+
+Liveness rules, message -> model input, latency windows, fusion due times, the encoder thread, and
+parameter checks of an in-process node.
+"""
 import time
 
 import numpy as np
@@ -107,9 +111,12 @@ def test_latency_window_keeps_the_newest_samples():
 
 
 def test_fuse_yaml_repeats_the_node_defaults_and_holds_only_node_behaviour():
-    """config/fuse.yaml documents every parameter with the node's own defaults, has one block per
-    configured sensor with the node keys alone (topics live in sensors.yaml only), and its
-    values are the kinds' defaults."""
+    """
+    config/fuse.yaml documents every parameter with the node's own defaults.
+
+    Has one block per configured sensor with the node keys alone (topics live in sensors.yaml
+    only), and its values are the kinds' defaults.
+    """
     import yaml
     from xmodal_ros.fuse_node import PARAMETERS
     from xmodal_ros.sensors import NODE_KEYS, node_setting_defaults
@@ -187,8 +194,7 @@ def test_snapshots_do_not_change_with_later_messages():
 
 
 def _configure(tmp_path, overrides, drop=(), model_factory=None, sensors=None):
-    """An in-process FuseNode on a six-sensor test bundle (or one of ``sensors``) with
-    config/fuse.yaml plus ``overrides`` minus ``drop``: (configure result, error, node)."""
+    """Return an in-process FuseNode on a six-sensor test bundle (or one of ``sensors``) with config/fuse.yaml plus ``overrides`` minus ``drop``: (configure result, error, node)."""
     import rclpy
     from rclpy.context import Context
     from rosproc import write_params
@@ -227,8 +233,11 @@ def test_bad_parameters_fail_configure(tmp_path, overrides, drop, words):
 
 
 def test_a_disabled_block_for_a_sensor_the_bundle_lacks_is_fine(tmp_path):
-    """A four-sensor bundle with the six-sensor fuse.yaml: the extra blocks must say
-    enabled: false; then the node configures with the four."""
+    """
+    A four-sensor bundle with the six-sensor fuse.yaml.
+
+    The extra blocks must say enabled: false; then the node configures with the four.
+    """
     from rclpy.lifecycle import TransitionCallbackReturn
     from xmodal_ros.model import FusionModel
     four = ('camera', 'depth', 'tactile', 'force')
@@ -252,8 +261,7 @@ def _shutdown(node):
 
 
 def test_a_failed_encode_drops_the_sensor_and_shows_in_diagnostics(tmp_path):
-    """The node never fuses a sensor on tokens older than its newest input when that input could
-    not be encoded, and /diagnostics says why."""
+    """The node never fuses a sensor on tokens older than its newest input when that input could not be encoded, and /diagnostics says why."""
     from rclpy.lifecycle import TransitionCallbackReturn
     from xmodal_ros import diagnostics
     from xmodal_ros.model import FusionModel

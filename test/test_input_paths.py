@@ -1,6 +1,9 @@
-"""One input path: the same bag messages through the dataset (training) and through the node's
-own input classes (rclpy messages, xmodal_ros.sensor_input) give identical model inputs, for
-every sensor kind."""
+"""
+One input path.
+
+The same bag messages through the dataset (training) and through the node's own input classes
+(rclpy messages, xmodal_ros.sensor_input) give identical model inputs, for every sensor kind.
+"""
 import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message

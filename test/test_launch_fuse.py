@@ -1,5 +1,7 @@
-"""launch/fuse.launch.py on a real ROS 2 install (launch_testing): the node's life driven through
-lifecycle events, with a test bundle, and a clean exit.
+"""
+launch/fuse.launch.py on a real ROS 2 install (launch_testing).
+
+The node's life driven through lifecycle events, with a test bundle, and a clean exit.
 
 Run with `launch_test test/test_launch_fuse.py` or under colcon test. Where launch, launch_ros or
 launch_testing are not installed (the PyPI-wheel environment of scripts/setup.sh), the module is

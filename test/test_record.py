@@ -30,7 +30,7 @@ def reference(depth_encoding):
 
 
 def raw_array(kind, msg):
-    """A recorded message back as the simulator's array row, whatever its kind."""
+    """Return a recorded message back as the simulator's array row, whatever its kind."""
     if kind == 'wrench':
         f, t = msg.wrench.force, msg.wrench.torque
         return np.array([f.x, f.y, f.z, t.x, t.y, t.z])

@@ -1,6 +1,10 @@
-"""The robot-side package imports nothing of the offline side: every xmodal_ros module loads
-without torch, MuJoCo, rosbags or onnx. (conftest.py skips test modules that need those where
-they are missing; this test keeps a runtime test from ever hiding behind that.)"""
+"""
+The robot-side package imports nothing of the offline side.
+
+Every xmodal_ros module loads without torch, MuJoCo, rosbags or onnx. (conftest.py skips test
+modules that need those where they are missing; this test keeps a runtime test from ever hiding
+behind that.)
+"""
 import subprocess
 import sys
 

@@ -1,5 +1,9 @@
-"""Sensors as configuration: the sensors.yaml loader's contract and its errors, the node's
-settings, and bundles of every format (runtime side only: no torch, MuJoCo or rosbags)."""
+"""
+Sensors as configuration.
+
+The sensors.yaml loader's contract and its errors, the node's settings, and bundles of every format
+(runtime side only: no torch, MuJoCo or rosbags).
+"""
 import shutil
 
 import pytest
@@ -17,8 +21,7 @@ PACKAGE = yaml.safe_load(config_path('sensors.yaml').read_text())
 
 
 def edited(**changes):
-    """The package's sensors.yaml document with ``changes`` ({'sensor.key': value}; value None
-    deletes the key) applied."""
+    """Return the package's sensors.yaml document with ``changes`` ({'sensor.key': value}; value None deletes the key) applied."""
     doc = yaml.safe_load(config_path('sensors.yaml').read_text())
     for dotted, value in changes.items():
         *parents, leaf = dotted.split('.')
@@ -110,8 +113,7 @@ def test_bundle_and_sensors_yaml_must_agree(tmp_path):
 
 
 def test_format_1_bundles_still_load(tmp_path):
-    """A bundle exported before sensor kinds (format_version 1: four fixed sensor names, tactile
-    scale as scale_kpa) loads with the kinds those names had, and runs."""
+    """A bundle exported before sensor kinds (format_version 1: four fixed sensor names, tactile scale as scale_kpa) loads with the kinds those names had, and runs."""
     root = make_bundle(tmp_path / 'v1', sensors=('camera', 'depth', 'tactile', 'force'))
     manifest = load_bundle(root).manifest
     for s, entry in manifest['sensors'].items():

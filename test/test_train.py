@@ -1,5 +1,8 @@
-"""Training end to end on real simulated bags: it learns, it is reproducible, and bad input fails
-with a message naming the path at fault."""
+"""
+Training end to end on real simulated bags.
+
+It learns, it is reproducible, and bad input fails with a message naming the path at fault.
+"""
 import json
 import re
 
@@ -90,7 +93,9 @@ def test_bad_bags_fail_with_the_path(tmp_path, capsys):
 
 
 def unlabelled_sensors_yaml(path):
-    """The sensor YAML without its ground-truth topic: bags read through it are unlabelled."""
+    """
+    Return the sensor YAML without its ground-truth topic: bags read through it are unlabelled.
+    """
     sensors = yaml.safe_load(config_path('sensors.yaml').read_text())
     sensors.pop('labels')
     path.write_text(yaml.safe_dump(sensors))

@@ -1,5 +1,9 @@
-"""UMI and baseline model contracts: shapes for every sensor subset, the sum over present sensors,
-the masked attention of Eq. 2 and the loss terms of Eqs. 1 and 3 against hand-computed values."""
+"""
+UMI and baseline model contracts.
+
+Shapes for every sensor subset, the sum over present sensors, the masked attention of Eq. 2 and the
+loss terms of Eqs. 1 and 3 against hand-computed values.
+"""
 import itertools
 import math
 

@@ -1,4 +1,5 @@
-"""`xmodal demo`: the main job on the simulated robot, end to end over real ROS 2.
+"""
+`xmodal demo`: the main job on the simulated robot, end to end over real ROS 2.
 
 1. Record a few simulated episodes to a rosbag2 file (every sensor of config/sensors.yaml:
    640x480 camera and depth, tactile, force, finger joints, wrist IMU; ground truth), with the
@@ -34,8 +35,12 @@ SEGMENT_S = 6.0
 
 
 def schedule(sensors):
-    """Live sensor subsets, one per SEGMENT_S of replay, cycled: all of them, each half, then
-    every sensor alone or left out in turn, so each one drops out and comes back."""
+    """
+    Live sensor subsets, one per SEGMENT_S of replay, cycled.
+
+    All of them, each half, then every sensor alone or left out in turn, so each one drops out and
+    comes back.
+    """
     sensors = tuple(sensors)
     half = (len(sensors) + 1) // 2
     out = [sensors, sensors[:half], sensors[half:]]
@@ -55,7 +60,8 @@ def scheduled(sensors, elapsed_s):
 
 
 def _replay(bag, sensors, duration, pipe):
-    """Process: publish the bag's sensor and ground-truth messages in real time, looping.
+    """
+    Process: publish the bag's sensor and ground-truth messages in real time, looping.
 
     ``sensors``: the bundle's sensors, dropped out and back on the schedule (the bag's other
     topics are not replayed). ``pipe``: connection to the parent; 'ready' is sent once the fuse
@@ -141,8 +147,9 @@ class Scoreboard:
                 entry[1] += 1
 
     def accuracy(self, min_n=1):
-        """'C+D+T+F 93% (412)  C+D 80% (120) ...' for subsets with at least ``min_n``
-        predictions."""
+        """
+        'C+D+T+F 93% (412)  C+D 80% (120) ...' for subsets with at least ``min_n`` predictions.
+        """
         rows = sorted(self.score.items(), key=lambda kv: (-len(kv[0]), kv[0]))
         return '  '.join(f'{"+".join(short(s) for s in k)} {100 * c / n:3.0f}% ({n})'
                          for k, (c, n) in rows if n >= min_n)

@@ -1,4 +1,5 @@
-"""`xmodal eval`: accuracy and MAE for every non-empty subset of a model's sensors.
+"""
+`xmodal eval`: accuracy and MAE for every non-empty subset of a model's sensors.
 
 Each subset S is evaluated on the test samples whose bag records every sensor of S, with only the
 sensors of S marked present: the same model, told that the others are missing. With several run

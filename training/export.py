@@ -1,4 +1,5 @@
-"""`xmodal export`: a trained UMI run -> a model bundle (manifest + ONNX graphs), parity-checked.
+"""
+`xmodal export`: a trained UMI run -> a model bundle (manifest + ONNX graphs), parity-checked.
 
 Layout: one graph per sensor (preprocessed input -> its k* x d* projected tokens: encoder plus
 feature projection) and one fusion graph (summed tokens -> dual-branch head -> branch-averaged
@@ -105,7 +106,7 @@ def write_graphs(model, ckpt, out):
 
 
 def package_version():
-    """The installed xmodal_ros version; a plain checkout (e.g. the GPU check) has none."""
+    """Return the installed xmodal_ros version; a plain checkout (e.g. the GPU check) has none."""
     try:
         return importlib.metadata.version('xmodal_ros')
     except importlib.metadata.PackageNotFoundError:
@@ -113,8 +114,11 @@ def package_version():
 
 
 def copy_checkpoint(ckpt, out):
-    """The run's checkpoint into the bundle, byte for byte (its hash goes into the manifest's
-    files); the PyTorch-eager baseline of `xmodal bench fuse` loads it, the runtime never does."""
+    """
+    The run's checkpoint into the bundle, byte for byte (its hash goes into the manifest's files).
+
+    The PyTorch-eager baseline of `xmodal bench fuse` loads it, the runtime never does.
+    """
     src = Path(ckpt['run_dir']) / CHECKPOINT
     shutil.copyfile(src, Path(out) / CHECKPOINT)
     if sha256_file(Path(out) / CHECKPOINT) != ckpt['sha256']:
@@ -122,7 +126,8 @@ def copy_checkpoint(ckpt, out):
 
 
 def parity(model, runtime, inputs):
-    """Max abs difference per output between PyTorch and ``runtime`` for every sensor subset.
+    """
+    Max abs difference per output between PyTorch and ``runtime`` for every sensor subset.
 
     ``inputs``: sensor -> (n, *shape) real preprocessed inputs; a subset pairs row i of each of its
     sensors (the sum never looks across sensors, so the pairing needs no common sample).

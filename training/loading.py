@@ -1,4 +1,5 @@
-"""Bags -> the checked datasets that training, evaluation and export read.
+"""
+Bags -> the checked datasets that training, evaluation and export read.
 
 Every problem with the bags a user passes becomes a DataError naming the bag and the fix, before
 any training starts: a sensor the config does not list, a config sensor no bag records, a bag
@@ -19,9 +20,13 @@ class DataError(ValueError):
 
 
 def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, sensors=None):
-    """The dataset of ``bags``: the sensors of ``sensors_config`` (sensors.yaml; ``sensors``
-    restricts them), fresh by the timeouts of ``node_params`` (the fuse node's parameter
-    YAML), sampled at ``sample_hz`` as in the training config's ``data`` block."""
+    """
+    Return the dataset of ``bags``.
+
+    The sensors of ``sensors_config`` (sensors.yaml; ``sensors`` restricts them), fresh by the
+    timeouts of ``node_params`` (the fuse node's parameter YAML), sampled at ``sample_hz`` as in
+    the training config's ``data`` block.
+    """
     missing = [b for b in bags if not Path(b).exists()]
     if missing:
         raise DataError(f'{missing[0]}: no such bag (a rosbag2 folder or .mcap/.db3 file)')
@@ -39,9 +44,12 @@ def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, senso
 
 def open_model_bags(bags, declarations, sensors_config=None, node_params=None, sample_hz=None,
                     where='the model'):
-    """The dataset of ``bags`` for a trained model: its sensors (``declarations``: name ->
-    {kind, input_shape, preprocess}) with their trained preprocessing, on the topics of
-    ``sensors_config``."""
+    """
+    The dataset of ``bags`` for a trained model.
+
+    Its sensors (``declarations``: name -> {kind, input_shape, preprocess}) with their trained
+    preprocessing, on the topics of ``sensors_config``.
+    """
     try:
         config = model_config(load_sensor_config(sensors_config), declarations, where)
     except SensorConfigError as e:
@@ -50,8 +58,12 @@ def open_model_bags(bags, declarations, sensors_config=None, node_params=None, s
 
 
 def check_training_set(ds, sensors, config_path, need_all=False):
-    """Raise DataError unless every bag records a labelled, non-empty subset of ``sensors`` and
-    together they record all of them (``need_all``: each bag records all of them)."""
+    """
+    Raise DataError unless every bag records a labelled.
+
+    non-empty subset of ``sensors`` and together they record all of them (``need_all``: each bag
+    records all of them).
+    """
     listed = set(sensors)
     for bag, have, n in zip(ds.bags, ds.bag_sensors, np.diff(ds.offsets)):
         extra = [s for s in have if s not in listed]

@@ -1,4 +1,5 @@
-"""`xmodal train fusion`: train UMI or a baseline on bags that each hold any subset of the sensors.
+"""
+`xmodal train fusion`: train UMI or a baseline on bags that each hold any subset of the sensors.
 
 Two stages, as in the paper (Sec. 4 and 6). Stage 1 trains every sensor's encoder with a linear
 head (this *is* the `unimodal` / `late` baseline) and averages each training sample's predictions
@@ -37,8 +38,11 @@ def target_stats(ds):
 
 
 def sensor_specs(ds, sensors):
-    """What a checkpoint records of each model sensor: kind, message type, input shape and
-    preprocessing (the dataset's), in the model's order."""
+    """
+    Return what a checkpoint records of each model sensor.
+
+    Kind, message type, input shape and preprocessing (the dataset's), in the model's order.
+    """
     return {s: ds.config[s].declaration() for s in sensors}
 
 
@@ -56,7 +60,10 @@ def new_model(method, cfg, seed, ds, mean, std):
 
 
 def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
-    """Stage 1: unimodal encoders + heads. Returns (model, curves, (pseudo probs, pseudo targets)).
+    """
+    Stage 1: unimodal encoders + heads.
+
+    Returns (model, curves, (pseudo probs, pseudo targets)).
 
     ``ds``: anything with ``batch(indices)``, ``shapes``, ``classes``, ``targets``, ``label`` and
     ``target`` (numpy, per sample) - the bag dataset, or the GPU check's arrays.
@@ -75,8 +82,12 @@ def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
 
 
 def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
-    """Stage 2: ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI,
-    its pseudo-labels. Returns (model, curves)."""
+    """
+    Stage 2.
+
+    ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI, its
+    pseudo-labels. Returns (model, curves).
+    """
     mcfg = method_config(method, cfg)
     model = new_model(method, cfg, seed, ds, mean, std)
     for s, enc in model.encoders().items():
@@ -90,8 +101,11 @@ def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
 
 
 def fingerprint(ds):
-    """What pseudo-labels keyed by dataset index depend on: the bags in order, their sample counts
-    and the sample rate."""
+    """
+    Return what pseudo-labels keyed by dataset index depend on.
+
+    The bags in order, their sample counts and the sample rate.
+    """
     return {'bags': [str(Path(b).resolve()) for b in ds.bags],
             'samples': [int(n) for n in np.diff(ds.offsets)], 'sample_hz': ds.rule.sample_hz}
 
@@ -120,7 +134,9 @@ def save(out, ckpt, model, curves, seconds, ctx):
 
 
 def pretrained_stage1(path, cfg, ds):
-    """A finished unimodal/late run on exactly these bags: its encoders and pseudo-labels."""
+    """
+    Return a finished unimodal/late run on exactly these bags: its encoders and pseudo-labels.
+    """
     ckpt = load_run(path)
     if ckpt['method'] not in ('unimodal', 'late'):
         raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late run')

@@ -7,7 +7,8 @@ MALLOC_KEEP_BYTES = 64 << 20
 
 
 def keep_large_allocations(keep_bytes=MALLOC_KEEP_BYTES):
-    """Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
+    """
+    Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
 
     Each camera-sized message is allocated and freed several times on its way into the node
     (DDS history, rmw's C message, rclpy's Python message). By default glibc maps every block

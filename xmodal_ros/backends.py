@@ -1,4 +1,5 @@
-"""Inference sessions for one ONNX graph each, behind one interface: ``session.run(x) -> outputs``.
+"""
+Inference sessions for one ONNX graph each, behind one interface: ``session.run(x) -> outputs``.
 
 Two backends:
 
@@ -39,7 +40,9 @@ class BackendError(RuntimeError):
 
 
 def default_cache_dir():
-    """Where TensorRT engines are cached: $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines."""
+    """
+    Where TensorRT engines are cached: $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines.
+    """
     env = os.environ.get('XMODAL_ENGINE_CACHE')
     if env:
         return Path(env)
@@ -82,7 +85,9 @@ def resolve_backend(name):
 
 
 def ort_providers(available=None):
-    """The execution providers to ask ONNX Runtime for, best first, among those it offers here."""
+    """
+    Return the execution providers to ask ONNX Runtime for, best first, among those it offers here.
+    """
     if available is None:
         import onnxruntime as ort
         available = ort.get_available_providers()
@@ -251,7 +256,9 @@ def _trt_logger():
 
 def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_version=None,
                      device=None):
-    """File name of a graph's engine: what it was built from, with which TensorRT, for which GPU."""
+    """
+    File name of a graph's engine: what it was built from, with which TensorRT, for which GPU.
+    """
     trt_version = trt_version or _trt().__version__
     device = device or gpu_name() or 'nogpu'
     digest = hashlib.sha256(f'{sha256_file(onnx_path)}|{fp16}|{max_batch}'.encode()).hexdigest()
@@ -262,7 +269,8 @@ def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_v
 
 def build_engine(onnx_path, input_name, input_shape, *, cache_dir=None, fp16=True,
                  max_batch=DEFAULT_MAX_BATCH, workspace_bytes=1 << 30):
-    """Serialized TensorRT engine for an ONNX graph, from the cache or built (and cached) now.
+    """
+    Serialized TensorRT engine for an ONNX graph, from the cache or built (and cached) now.
 
     The engine accepts batches 1..``max_batch`` of ``input_shape`` (optimised for batch 1, the
     node's case). FP16 is requested with BuilderFlag.FP16 on TensorRT < 11; TensorRT 11 removed
@@ -367,7 +375,7 @@ class TrtSession:
 
 def open_session(backend, onnx_path, input_name, output_names, input_shape, *, threads=1,
                  providers=None, cache_dir=None, max_batch=DEFAULT_MAX_BATCH):
-    """A session for one graph on a resolved backend ('onnxruntime' or 'tensorrt')."""
+    """Return a session for one graph on a resolved backend ('onnxruntime' or 'tensorrt')."""
     if backend == 'tensorrt':
         return TrtSession(onnx_path, input_name, output_names, input_shape, cache_dir=cache_dir,
                           max_batch=max_batch)

@@ -1,4 +1,5 @@
-"""Model bundle: a folder with manifest.yaml and the ONNX graphs it names, verified by SHA-256.
+"""
+Model bundle: a folder with manifest.yaml and the ONNX graphs it names, verified by SHA-256.
 
 The export (training side) writes bundles with ``write_manifest``; the robot loads them with
 ``load_bundle``, which refuses a bundle whose files are missing or differ from their recorded
@@ -85,8 +86,7 @@ def sha256_file(path, chunk=1 << 20):
 
 
 def write_manifest(root, manifest, extra_files=()):
-    """Record the SHA-256 of every graph the manifest names and of ``extra_files`` (paths relative
-    to ``root``, e.g. ``['checkpoint.pt']``), then write manifest.yaml."""
+    """Record the SHA-256 of every graph the manifest names and of ``extra_files`` (paths relative to ``root``, e.g. ``['checkpoint.pt']``), then write manifest.yaml."""
     root = Path(root)
     names = [s['graph'] for s in manifest['sensors'].values()] + [manifest['fusion']['graph']]
     names += [str(n) for n in extra_files if str(n) not in names]
@@ -103,7 +103,7 @@ def _require(cond, path, what):
 
 
 def _legacy_sensor(name, s, mpath):
-    """A format_version 1 sensor entry with the kind and parameter names of version 2."""
+    """Return a format_version 1 sensor entry with the kind and parameter names of version 2."""
     _require(name in LEGACY_KINDS, mpath,
              f'format_version 1 sensor {name!r} has no known kind; re-export the run with this '
              'version: `xmodal export --model RUN --out DIR`')

@@ -1,5 +1,9 @@
-"""The `xmodal` command. Robot-side verbs run here; offline verbs import the training package
-only when chosen, so `xmodal fuse` works on a robot without torch."""
+"""
+The `xmodal` command.
+
+Robot-side verbs run here; offline verbs import the training package only when chosen, so `xmodal
+fuse` works on a robot without torch.
+"""
 import argparse
 import importlib
 import sys
@@ -13,7 +17,7 @@ def _csv(text):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='xmodal', description=__doc__.split('.')[0] + '.')
+    p = argparse.ArgumentParser(prog='xmodal', description=__doc__.strip().split('.')[0] + '.')
     sub = p.add_subparsers(dest='verb', required=True, metavar='VERB')
 
     def verb(parent, name, target, help_):
@@ -140,7 +144,9 @@ def build_parser():
 
 
 def run_fuse(args):
-    """``xmodal fuse``: the fuse node with parameters from a YAML file, no launch tooling needed."""
+    """
+    ``xmodal fuse``: the fuse node with parameters from a YAML file, no launch tooling needed.
+    """
     from pathlib import Path
 
     from xmodal_ros.fuse_node import spin

@@ -1,4 +1,5 @@
-"""sensor_msgs/msg/Image -> numpy and header stamps, shared by the live node and the bag loader.
+"""
+sensor_msgs/msg/Image -> numpy and header stamps, shared by the live node and the bag loader.
 
 Both sides decode bytes through these functions so that a model sees the same arrays live as in
 training. They accept rclpy messages and rosbags-deserialised messages alike (same field names),
@@ -26,7 +27,9 @@ _HOST_BIG_ENDIAN = sys.byteorder == 'big'
 
 
 class ConversionError(ValueError):
-    """A message that cannot become an array; the text says what was found and what was expected."""
+    """
+    A message that cannot become an array; the text says what was found and what was expected.
+    """
 
 
 def stamp_ns(header):
@@ -35,7 +38,8 @@ def stamp_ns(header):
 
 
 def image_to_array(msg, accept):
-    """Image -> (H, W, C) or (H, W) array in the message's own dtype, a view where possible.
+    """
+    Image -> (H, W, C) or (H, W) array in the message's own dtype, a view where possible.
 
     ``accept`` lists the encodings the caller can use (e.g. DEPTH_ENCODINGS).
     """

@@ -3,7 +3,8 @@ from rclpy.executors import SingleThreadedExecutor
 
 
 class OrderedExecutor(SingleThreadedExecutor):
-    """A SingleThreadedExecutor that looks at what is ready again after every callback.
+    """
+    A SingleThreadedExecutor that looks at what is ready again after every callback.
 
     rclpy's executors run every entity that one wait found ready before waiting again, so a force
     reading that arrives while a camera frame is being taken (~0.5 ms) waited for the depth frame
@@ -25,10 +26,13 @@ class OrderedExecutor(SingleThreadedExecutor):
 
 
 def make_executor():
-    """The node's executor: one thread (OrderedExecutor). Measured on 2 cores (xmodal bench
-    fuse): a MultiThreadedExecutor with 2 threads and a callback group per sensor and for the tick
-    cost 79 % of a core instead of 52 %, with p99 input->publish 24 ms instead of 8 ms (GIL
-    hand-offs; 47 missed cycles in 12 s instead of 2); the experimental EventsExecutor hung with
-    this lifecycle node and has no guard conditions (the encoder thread hands results back
-    through one)."""
+    """
+    Return the node's executor: one thread (OrderedExecutor).
+
+    Measured on 2 cores (xmodal bench fuse): a MultiThreadedExecutor with 2 threads and a callback
+    group per sensor and for the tick cost 79 % of a core instead of 52 %, with p99 input->publish
+    24 ms instead of 8 ms (GIL hand-offs; 47 missed cycles in 12 s instead of 2); the experimental
+    EventsExecutor hung with this lifecycle node and has no guard conditions (the encoder thread
+    hands results back through one).
+    """
     return OrderedExecutor()

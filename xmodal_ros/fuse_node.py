@@ -1,4 +1,5 @@
-"""The fuse node: live sensors in, one fused prediction out at a fixed rate.
+"""
+The fuse node: live sensors in, one fused prediction out at a fixed rate.
 
 Lifecycle: configure loads, verifies and warms up the model bundle and creates the publishers;
 activate subscribes and starts the prediction and diagnostics timers; deactivate stops them;
@@ -67,6 +68,7 @@ MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
 @dataclasses.dataclass
 class Trace:
     """Where one message's time went on its way into tokens (for the latency breakdown)."""
+
     stamp_ns: int                     # header stamp
     received_ns: int                  # taken into the DDS reader (rmw received_timestamp; 0: n/a)
     callback_ns: int                  # node clock when its subscription callback started
@@ -78,6 +80,7 @@ class Trace:
 @dataclasses.dataclass
 class SensorSlot:
     """One enabled sensor while configured: its input state and its latest projected tokens."""
+
     name: str
     spec: object                      # sensors.SensorSpec: topic, kind, preprocessing
     queue_depth: int
@@ -139,9 +142,12 @@ class FuseNode(LifecycleNode):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load, verify and warm up the bundle, match its sensors with sensors.yaml and the
-        per-sensor parameters; FAILURE (back to unconfigured) with ``error`` set if any of them
-        cannot be used."""
+        """
+        Load, verify and warm up the bundle.
+
+        Match its sensors with sensors.yaml and the per-sensor parameters; FAILURE (back to
+        unconfigured) with ``error`` set if any of them cannot be used.
+        """
         try:
             self._check_parameters()
             bundle = load_bundle(self._param('bundle') or default_bundle())
@@ -202,9 +208,12 @@ class FuseNode(LifecycleNode):
                              'the fusion period)')
 
     def _sensor_settings(self, bundle):
-        """{sensor: {enabled, timeout, queue_depth, encode}} for every sensor of ``bundle``, from
-        the <sensor>.* parameters; ValueError for a bundle sensor without them, for parameters
-        of a sensor the bundle does not have, and for values that cannot run."""
+        """
+        {sensor: {enabled, timeout, queue_depth, encode}} for every sensor of ``bundle``.
+
+        From the <sensor>.* parameters; ValueError for a bundle sensor without them, for parameters
+        of a sensor the bundle does not have, and for values that cannot run.
+        """
         blocks = {}
         for name in self.list_parameters([], 0).names:
             head, dot, key = name.partition('.')
@@ -333,8 +342,12 @@ class FuseNode(LifecycleNode):
     # _on_encoded applies here.
 
     def _on_message(self, slot, msg, info):
-        """Check and convert one message, then encode it (encoder thread, here, or at the next
-        tick) and run a due tick; a malformed message is counted and dropped, never raised."""
+        """
+        Check and convert one message.
+
+        Then encode it (encoder thread, here, or at the next tick) and run a due tick; a malformed
+        message is counted and dropped, never raised.
+        """
         now = self.get_clock().now().nanoseconds
         t0 = time.perf_counter()
         try:
@@ -364,8 +377,11 @@ class FuseNode(LifecycleNode):
         self._maybe_tick('message')
 
     def _encode(self, slot):
-        """Encode the slot's pending message into its tokens, here, once its input is complete;
-        False (counted as malformed) if preprocessing or the encoder fails on it."""
+        """
+        Encode the slot's pending message into its tokens, here, once its input is complete.
+
+        False (counted as malformed) if preprocessing or the encoder fails on it.
+        """
         if slot.pending is None or not slot.input.ready:
             return True
         trace, slot.pending = slot.pending, None
@@ -377,14 +393,21 @@ class FuseNode(LifecycleNode):
         return True
 
     def _encode_failed(self, slot, reason):
-        """The newest input of ``slot`` could not be encoded: its older tokens are dropped, so the
-        sensor is not fused on them, and /diagnostics counts and shows why."""
+        """
+        The newest input of ``slot`` could not be encoded.
+
+        Its older tokens are dropped, so the sensor is not fused on them, and /diagnostics counts
+        and shows why.
+        """
         slot.tokens, slot.trace, slot.tokens_used = None, None, True
         self._liveness.encode_failed(slot.name, reason)
 
     def _run_encoder(self, slot, snapshot, trace):
-        """Preprocess + encode ``snapshot`` (None: the input's current state), on either thread;
-        fills in ``trace``; returns the tokens, or the error text."""
+        """
+        Preprocess + encode ``snapshot`` (None: the input's current state), on either thread.
+
+        Fills in ``trace``; returns the tokens, or the error text.
+        """
         t0 = time.perf_counter()
         try:
             x = slot.input.model_input(snapshot)
@@ -426,8 +449,12 @@ class FuseNode(LifecycleNode):
                 if slot.tokens is not None and self._liveness.is_live(s, now_ns)]
 
     def _maybe_tick(self, started_by):
-        """After a message was taken in (or encoder results applied): run the fusion tick if one is
-        due (tick_wait_fraction > 0; with 0 only the timer ticks, at the due times)."""
+        """
+        After a message was taken in (or encoder results applied).
+
+        Run the fusion tick if one is due (tick_wait_fraction > 0; with 0 only the timer ticks, at
+        the due times).
+        """
         if self._wait_fraction > 0.0:
             now = self.get_clock().now().nanoseconds
             if self._schedule.due(now):
@@ -440,8 +467,12 @@ class FuseNode(LifecycleNode):
             self._tick(now, 'timer')
 
     def _tick(self, now, started_by):
-        """The fusion tick, then /diagnostics when due: built right after a prediction went out,
-        in the slack before the next due time, it never holds up a tick (it takes ~0.5 ms)."""
+        """
+        The fusion tick, then /diagnostics when due.
+
+        Built right after a prediction went out, in the slack before the next due time, it never
+        holds up a tick (it takes ~0.5 ms).
+        """
         starts = self.stats.tick_starts
         starts[started_by] = starts.get(started_by, 0) + 1
         self._fuse(now)
@@ -522,7 +553,8 @@ class FuseNode(LifecycleNode):
 
 
 def spin(args=None, **node_kwargs):
-    """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code.
+    """
+    rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code.
 
     The Fast DDS profile and the allocator tuning are applied first, however the node is
     started (``ros2 run``, launch, ``xmodal fuse``).

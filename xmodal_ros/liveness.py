@@ -1,4 +1,5 @@
-"""Which sensors are live: per-sensor timeouts on message stamps, and the counters diagnostics show.
+"""
+Which sensors are live: per-sensor timeouts on message stamps, and the counters diagnostics show.
 
 A sensor is live while its newest accepted message is younger than that sensor's own timeout,
 age measured as (node clock now - header stamp), so transport delay counts against it and a
@@ -36,7 +37,8 @@ class Liveness:
         self.future_tolerance_ns = int(future_tolerance_s * NS)
 
     def check_stamp(self, sensor, stamp_ns, now_ns, in_flight_ns=0):
-        """Why a message with this stamp must be dropped, or None if it may be used.
+        """
+        Why a message with this stamp must be dropped, or None if it may be used.
 
         ``in_flight_ns``: stamp of a message of this sensor taken in but not accepted yet (being
         encoded on another thread); the new one must be newer than that one too.

@@ -1,4 +1,5 @@
-"""The runtime fusion model: a verified bundle's graphs opened on one backend.
+"""
+The runtime fusion model: a verified bundle's graphs opened on one backend.
 
 ``encode`` turns one sensor's preprocessed input into its projected tokens; ``fuse`` turns the sum
 of the live sensors' tokens into class probabilities and regression targets. The node keeps each
@@ -14,7 +15,8 @@ from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSI
 
 
 class FusionModel:
-    """``FusionModel(bundle, backend='auto')``; ``bundle`` is a folder (verified here) or a Bundle.
+    """
+    ``FusionModel(bundle, backend='auto')``; ``bundle`` is a folder (verified here) or a Bundle.
 
     ``sensors`` limits which encoders are opened (default: all in the bundle). Other keyword
     arguments go to the backend: ``threads`` (ONNX Runtime intra-op threads), ``providers``

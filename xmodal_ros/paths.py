@@ -1,5 +1,9 @@
-"""Where the package's config/, models/ and launch/ folders are: the source tree when running from
-a checkout (editable install), the ament share directory when installed by colcon."""
+"""
+Where the package's config/, models/ and launch/ folders are.
+
+The source tree when running from a checkout (editable install), the ament share directory when
+installed by colcon.
+"""
 import functools
 from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""Image reduction shared by the image kinds (xmodal_ros.kinds.rgb, .depth).
+"""
+Image reduction shared by the image kinds (xmodal_ros.kinds.rgb, .depth).
 
 Images are reduced with a stratified box filter (up to 4x4 taps per output pixel): exact area
 averaging when the reduction factor is <= 4, a close approximation of it beyond, at ~0.3 ms for a
@@ -27,7 +28,8 @@ def gather_taps(img, out_hw):
 
 
 def resize_area(img, out_hw):
-    """(H, W[, C]) -> (h, w[, C]) float32 mean over stratified taps of each output cell.
+    """
+    (H, W[, C]) -> (h, w[, C]) float32 mean over stratified taps of each output cell.
 
     Rows are gathered and summed before columns are gathered: the second gather then touches
     taps_y times fewer pixels. uint8 sums of at most 16 taps are exact in uint16.

@@ -1,4 +1,5 @@
-"""One sensor's messages -> its model input, through its kind (xmodal_ros.kinds).
+"""
+One sensor's messages -> its model input, through its kind (xmodal_ros.kinds).
 
 ``take(msg)`` validates a message and keeps what the model needs from it (a view of an image's
 buffer, or one reading pushed into the window); it raises ConversionError for anything malformed
@@ -11,7 +12,8 @@ from xmodal_ros.window import ReadingWindow
 
 
 class ImageInput:
-    """rgb, depth, grid: the newest valid Image, kept as a view of its buffer.
+    """
+    rgb, depth, grid: the newest valid Image, kept as a view of its buffer.
 
     Eager kinds (grid: small images) are preprocessed on arrival, where their values are
     checked; the others only when encoded, since that is the costly step.
@@ -32,7 +34,9 @@ class ImageInput:
         return self._latest is not None
 
     def snapshot(self):
-        """The newest message's array (a view of its buffer, kept alive by it) and encoding."""
+        """
+        Return the newest message's array (a view of its buffer, kept alive by it) and encoding.
+        """
         return self._latest
 
     def model_input(self, snapshot=None):
@@ -57,7 +61,7 @@ class WindowInput:
         return self.window.full
 
     def snapshot(self):
-        """A copy of the current window, oldest first (the ring changes with each take)."""
+        """Return a copy of the current window, oldest first (the ring changes with each take)."""
         return self.window.view().copy()
 
     def model_input(self, snapshot=None):
@@ -66,5 +70,5 @@ class WindowInput:
 
 
 def make_input(spec):
-    """The input state for ``spec`` (a SensorSpec) by its kind."""
+    """Return the input state for ``spec`` (a SensorSpec) by its kind."""
     return WindowInput(spec) if spec.kind.windowed else ImageInput(spec)

@@ -1,4 +1,5 @@
-"""`xmodal bench data`: bag -> cache decoding and cached-dataset throughput, with memory use.
+"""
+`xmodal bench data`: bag -> cache decoding and cached-dataset throughput, with memory use.
 
 Records a default-size simulator bag (camera and depth 640x480 at 30 Hz, tactile 100 Hz, force
 500 Hz, labels 100 Hz; mcap), then measures, each in a fresh process so peak RSS is its own:
@@ -72,7 +73,9 @@ def main(args):
 
 
 def _bag(tmp, args):
-    """The bag to measure and a description: ``--bag`` if given, else a fresh simulator bag."""
+    """
+    Return the bag to measure and a description: ``--bag`` if given, else a fresh simulator bag.
+    """
     if getattr(args, 'bag', None):
         return args.bag, f'bag {args.bag}'
     from xmodal_training.sim.record import record_bag
@@ -88,8 +91,12 @@ def _in_fresh_process(fn, *args):
 
 
 class _PeakRss(threading.Thread):
-    """Samples the RSS of this process and of its children every 10 ms. (ru_maxrss cannot tell:
-    a spawned child inherits its parent's high-water mark through fork + exec.)"""
+    """
+    Samples the RSS of this process and of its children every 10 ms.
+
+    (ru_maxrss cannot tell: a spawned child inherits its parent's high-water mark through fork +
+    exec.)
+    """
 
     def __init__(self):
         super().__init__(daemon=True)

@@ -1,4 +1,5 @@
-"""`xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
+"""
+`xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
 
 Three processes per variant, real DDS between them: a publisher (camera and depth 640x480 at
 30 Hz, tactile at 100 Hz, force at 500 Hz, each message stamped with the system clock right before
@@ -62,7 +63,7 @@ def _percentiles(values):
 
 
 def _bench_specs(bundle, sensors_config=None):
-    """The bundle's sensors as the node runs them (topics from sensors.yaml)."""
+    """Return the bundle's sensors as the node runs them (topics from sensors.yaml)."""
     from xmodal_ros.bundle import load_bundle
     from xmodal_ros.sensors import load_sensor_config, model_config
     b = load_bundle(bundle)
@@ -71,8 +72,7 @@ def _bench_specs(bundle, sensors_config=None):
 
 
 def _publisher_proc(bundle, ready, stop, results):
-    """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml
-    rate_hz), full-size images."""
+    """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml rate_hz), full-size images."""
     import rclpy
     from xmodal_ros.qos import sensor_qos
     from xmodal_training.bench.messages import set_stamp, synthetic_message
@@ -131,8 +131,11 @@ def _subscriber_proc(ready, measure, stop, results):
 
 
 def _breakdown(stats):
-    """Mean of each path stage over all predictions and over the slowest 1 % (e2e >= its p99);
-    the stages of one prediction add up to its input->publish."""
+    """
+    Mean of each path stage over all predictions and over the slowest 1 % (e2e >= its p99).
+
+    The stages of one prediction add up to its input->publish.
+    """
     e2e = stats.latency.get('e2e')
     if e2e is None or not e2e.count:
         return {}
@@ -226,8 +229,11 @@ def _cpu_seconds(procs):
 
 
 def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None, params=None):
-    """Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers.
-    ``params``: the node's parameter file (default config/fuse.yaml)."""
+    """
+    Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers.
+
+    ``params``: the node's parameter file (default config/fuse.yaml).
+    """
     import psutil
     ctx = mp.get_context('spawn')
     results = ctx.Queue()

@@ -1,4 +1,5 @@
-"""Well-formed rclpy messages for any configured sensor, by kind (benchmarks, soak tests, tests).
+"""
+Well-formed rclpy messages for any configured sensor, by kind (benchmarks, soak tests, tests).
 
 ``synthetic_message(spec, ...)`` returns a message whose model input is roughly ``level`` (0..1)
 everywhere, so a test can tell which sensors went into a prediction; callers stamp it.
@@ -17,8 +18,12 @@ def _image(msg_type, encoding, array):
 
 
 def synthetic_message(spec, level=0.5, size=(96, 128), rng=None):
-    """A valid message of ``spec``'s kind and layout; ``size`` (height, width) of rgb and depth
-    images; ``rng``: random content (a benchmark's load) instead of a constant ``level``."""
+    """
+    Return a valid message of ``spec``'s kind and layout.
+
+    ``size`` (height, width) of rgb and depth images; ``rng``: random content (a benchmark's load)
+    instead of a constant ``level``.
+    """
     kind, p = spec.kind.name, spec.params
     h, w = size
     if kind == 'rgb':

@@ -1,4 +1,5 @@
-"""`xmodal bag info PATH`: what a bag holds, read against the sensor YAML, as plain tables.
+"""
+`xmodal bag info PATH`: what a bag holds, read against the sensor YAML, as plain tables.
 
 Rates are 1 / median interval between log times, so the gaps between episodes do not lower them;
 image sizes and encodings are every distinct one seen; the label summary counts episodes (runs of
@@ -48,8 +49,11 @@ def report(bag):
 
 
 def _scan(bag):
-    """One pass over the configured topics: log times, image (encoding, width, height) sets,
-    label rows and label name keys."""
+    """
+    Return one pass over the configured topics.
+
+    Log times, image (encoding, width, height) sets, label rows and label name keys.
+    """
     logtimes, images = collections.defaultdict(list), collections.defaultdict(set)
     rows, names = [], set()
     total = sum(bag.count(r) for r in bag.roles)

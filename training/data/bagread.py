@@ -1,4 +1,5 @@
-"""Open and validate rosbag2 bags against the sensor YAML, and iterate their decoded messages.
+"""
+Open and validate rosbag2 bags against the sensor YAML, and iterate their decoded messages.
 
 Everything that can go wrong with a user's bag surfaces here as one exception, ``BagError``, whose
 text names the file (and topic), what was found, what was expected and how to fix it. Decoding goes
@@ -32,7 +33,7 @@ def topic_roles(config):
 
 
 def bag_files(path):
-    """The files making up a bag (a rosbag2 folder or a bare .mcap/.db3 file), sorted."""
+    """Return the files making up a bag (a rosbag2 folder or a bare .mcap/.db3 file), sorted."""
     path = Path(path)
     if not path.exists():
         raise BagError(f'{path}: does not exist; expected a rosbag2 folder or a .mcap/.db3 file. '
@@ -51,8 +52,12 @@ def _unreadable(path, err):
 
 
 class Bag:
-    """An open bag: which of its connections carry which configured sensor (or the labels), and
-    ``problems`` that keep it from becoming training data (``check`` raises the first)."""
+    """
+    An open bag.
+
+    Which of its connections carry which configured sensor (or the labels), and ``problems`` that
+    keep it from becoming training data (``check`` raises the first).
+    """
 
     def __init__(self, path, reader, config):
         self.path = Path(path)
@@ -119,8 +124,12 @@ class Bag:
             yield role_of[conn.id], logtime, msg
 
     def decoded(self, start=None, stop=None):
-        """Yield (role, header stamp ns, value): model inputs for image kinds, reading vectors for
-        windowed kinds (their windows are cut later), labels as ``parse_label`` gives them."""
+        """
+        Yield (role, header stamp ns, value).
+
+        Model inputs for image kinds, reading vectors for windowed kinds (their windows are cut
+        later), labels as ``parse_label`` gives them.
+        """
         specs = self.config.sensors
         for role, _, msg in self.messages(list(self.roles), start, stop):
             stamp = stamp_ns(msg.header)
@@ -144,8 +153,7 @@ class Bag:
 
 
 def parse_label(msg):
-    """JointState ground truth -> (position float64, (class index, class name, phase index,
-    phase name, target names)); checks the documented layout."""
+    """JointState ground truth -> (position float64, (class index, class name, phase index, phase name, target names)); checks the documented layout."""
     names = tuple(msg.name)
     position = np.asarray(msg.position, dtype=np.float64)
     ok = (len(names) == len(position) >= 3 and names[0] == 'episode'
@@ -162,8 +170,12 @@ def parse_label(msg):
 
 
 def label_names(bag, seen):
-    """Class, phase and target name lists of a bag: its metadata lists, checked against ``seen``
-    (the name keys of its ground truth messages); built from ``seen`` alone without metadata."""
+    """
+    Class, phase and target name lists of a bag.
+
+    Its metadata lists, checked against ``seen`` (the name keys of its ground truth messages);
+    built from ``seen`` alone without metadata.
+    """
     lists = []
     for kind, idx_at, name_at in (('classes', 0, 1), ('phases', 2, 3)):
         listed = _listed(bag, kind)
@@ -206,8 +218,7 @@ def _storage(path):
 
 @contextlib.contextmanager
 def open_bag(path, config):
-    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to the sensors of
-    ``config`` (a SensorConfig or sensors.yaml path); ``Bag.check`` raises what does not fit."""
+    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to the sensors of ``config`` (a SensorConfig or sensors.yaml path); ``Bag.check`` raises what does not fit."""
     path = Path(path)
     files = bag_files(path)
     if path.is_dir() and not (path / 'metadata.yaml').is_file():

@@ -1,4 +1,5 @@
-"""Bags -> a torch Dataset of time-window samples, for any mix of sensor subsets.
+"""
+Bags -> a torch Dataset of time-window samples, for any mix of sensor subsets.
 
 Sample contract (also the trainer's): a dict of tensors with one entry per configured sensor
 shaped as its ``SensorSpec.input_shape`` (zeros where the bag lacks the sensor), ``present`` bool
@@ -22,7 +23,8 @@ from xmodal_training.data.windows import SampleRule
 
 
 class BagDataset(torch.utils.data.Dataset):
-    """Samples of ``bags`` (rosbag2 folders or .mcap/.db3 files), decoded once into the cache.
+    """
+    Samples of ``bags`` (rosbag2 folders or .mcap/.db3 files), decoded once into the cache.
 
     ``config``: sensors.yaml path or SensorConfig (default: the package's config/sensors.yaml):
     its sensors and their preprocessing, which a bundle records; ``rule``: the sample rule, whose
@@ -89,8 +91,11 @@ class BagDataset(torch.utils.data.Dataset):
         return {k: v[0] for k, v in self.batch([i % len(self)]).items()}
 
     def batch(self, indices, sensors=None):
-        """Samples ``indices`` stacked along a first batch dimension, as one dict of tensors;
-        ``sensors``: which sensors (and ``present`` columns), in that order (default: all)."""
+        """
+        Samples ``indices`` stacked along a first batch dimension, as one dict of tensors.
+
+        ``sensors``: which sensors (and ``present`` columns), in that order (default: all).
+        """
         sensors = self.sensors if sensors is None else tuple(sensors)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and not (0 <= idx.min() and idx.max() < len(self)):

@@ -1,4 +1,5 @@
-"""Method name -> (config dataclass, config block in train_fusion.yaml, model class).
+"""
+Method name -> (config dataclass, config block in train_fusion.yaml, model class).
 
 ``late`` and ``unimodal`` are one model (per-sensor encoders and heads) read two ways: late fusion
 averages the present sensors' predictions, ``unimodal`` is evaluated one sensor at a time.
@@ -33,7 +34,9 @@ class ConfigError(ValueError):
 
 
 def method_config(method, train_cfg):
-    """The method's dataclass filled from its block of the training config (unknown keys fail)."""
+    """
+    Return the method's dataclass filled from its block of the training config (unknown keys fail).
+    """
     cls, block, _ = METHODS[method]
     values = dict(train_cfg.get(block) or {})
     known = {f.name for f in dataclasses.fields(cls)}
@@ -51,9 +54,12 @@ ALL_SUBSETS_UP_TO = 6      # 2^6 - 1 = 63 subsets; beyond, the number explodes
 
 
 def sensor_subsets(sensors):
-    """The sensor combinations a model is evaluated and its export parity-checked on, smallest
-    first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every single
-    sensor, every leave-one-out and all of them (``subset_rule`` says which applied)."""
+    """
+    Return the sensor combinations a model is evaluated and its export parity-checked on.
+
+    Smallest first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every
+    single sensor, every leave-one-out and all of them (``subset_rule`` says which applied).
+    """
     sensors = tuple(sensors)
     n = len(sensors)
     if n <= ALL_SUBSETS_UP_TO:
@@ -74,8 +80,12 @@ def subset_rule(sensors):
 
 def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,
                 target_std=None):
-    """A fresh model for ``method``; ``sensors``: the model's sensors in order, name ->
-    {'kind', 'input_shape'}; encoders by kind from the config's ``encoders`` block."""
+    """
+    A fresh model for ``method``; ``sensors``.
+
+    The model's sensors in order, name -> {'kind', 'input_shape'}; encoders by kind from the
+    config's ``encoders`` block.
+    """
     shapes = {s: tuple(v['input_shape']) for s, v in sensors.items()}
     try:
         encoders = resolve_encoders(train_cfg['encoders'], {s: v['kind'] for s, v in

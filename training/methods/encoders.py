@@ -1,4 +1,5 @@
-"""Per-sensor encoders E_m: model input -> unimodal feature tokens F_m of shape (B, k_m, d_m).
+"""
+Per-sensor encoders E_m: model input -> unimodal feature tokens F_m of shape (B, k_m, d_m).
 
 Small convolution stacks in the spirit of the robot encoders the paper borrows from Lee et al.
 [18] (conv layers for image and depth). One family per sensor kind (xmodal_ros.kinds: ``encoder``):
@@ -54,9 +55,12 @@ FAMILIES = {'grid': GridEncoder, 'temporal': TemporalEncoder}
 
 
 def resolve_encoders(encoders_cfg, kinds):
-    """{sensor: {family, channels, strides[, max_tokens]}} for ``kinds`` (sensor -> kind name):
-    the block of the sensor's kind, updated by a block named after the sensor if there is one.
-    ValueError naming the missing ``encoders.<kind>`` block."""
+    """
+    {sensor: {family, channels, strides[, max_tokens]}} for ``kinds`` (sensor -> kind name).
+
+    The block of the sensor's kind, updated by a block named after the sensor if there is one.
+    ValueError naming the missing ``encoders.<kind>`` block.
+    """
     out = {}
     for sensor, kind in kinds.items():
         if kind not in encoders_cfg and sensor not in encoders_cfg:

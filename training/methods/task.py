@@ -1,4 +1,5 @@
-"""What every method shares about the task: object class + regression targets.
+"""
+What every method shares about the task: object class + regression targets.
 
 Targets are learned normalised (zero mean, unit std over the training set); the statistics travel
 in the model as buffers, so predictions come back in physical units wherever the model goes.
@@ -29,8 +30,7 @@ class TaskModel(nn.Module):
 
 
 def masked_mse(pred, target):
-    """Mean squared error over the known entries of ``target`` (NaN = unknown, as the dataset
-    gives targets a bag does not record)."""
+    """Mean squared error over the known entries of ``target`` (NaN = unknown, as the dataset gives targets a bag does not record)."""
     known = ~target.isnan()
     if not known.any():
         return pred.new_zeros(())
@@ -38,8 +38,12 @@ def masked_mse(pred, target):
 
 
 def supervised_loss(logits, regression, labels, targets, regression_weight):
-    """Eq. 3, L_supervised: cross-entropy on the class (unlabelled rows, -1, are skipped) plus L2
-    on the normalised regression targets. The baselines train on this alone."""
+    """
+    Eq. 3, L_supervised.
+
+    cross-entropy on the class (unlabelled rows, -1, are skipped) plus L2 on the normalised
+    regression targets. The baselines train on this alone.
+    """
     loss = logits.new_zeros(())
     if logits.shape[-1] and (labels >= 0).any():
         loss = loss + F.cross_entropy(logits, labels, ignore_index=-1)

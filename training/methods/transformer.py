@@ -1,4 +1,5 @@
-"""Pre-norm transformer layers shared by the UMI and vanilla-transformer models.
+"""
+Pre-norm transformer layers shared by the UMI and vanilla-transformer models.
 
 Written out (rather than nn.TransformerEncoderLayer) so the attention mask of Eq. 2 is explicit and
 the graphs export to ONNX as plain matmuls and softmax.

@@ -1,4 +1,5 @@
-"""Simulated robot (MuJoCo) and its rosbag2 recorder: the project's default data source.
+"""
+Simulated robot (MuJoCo) and its rosbag2 recorder: the project's default data source.
 
 objects.py  object classes and what each sensor can tell apart
 scene.py    MJCF workcell and the reusable Sim (model, data, renderers)

@@ -1,4 +1,5 @@
-"""One scripted episode: randomise the scene from a seed, pick up the object, feel it, put it back.
+"""
+One scripted episode: randomise the scene from a seed, pick up the object, feel it, put it back.
 
 The gripper approaches the object, closes on it (position control at a limited speed with a force
 limit, as parallel grippers do), lifts it and holds it (the F/T sensor feels its weight), puts it
@@ -60,6 +61,7 @@ CONTACT_N = 0.05                          # pad force that counts as touching
 @dataclass
 class Stream:
     """One sensor's readings: stamps (int64 ns) and data (N, ...) in message layout."""
+
     stamps_ns: np.ndarray
     data: np.ndarray
 
@@ -116,8 +118,7 @@ def draw_params(cls, rng):
 
 
 class Script:
-    """Scripted gantry and finger commands for one episode (stateful: the finger set-point moves
-    at a limited speed)."""
+    """Scripted gantry and finger commands for one episode (stateful: the finger set-point moves at a limited speed)."""
 
     def __init__(self, cls, p):
         pace = p['pace']
@@ -182,7 +183,9 @@ def _schedule(rate_hz, n_steps):
 
 
 class Tactile:
-    """Taxel pressure images (rows, pads*cols) kPa from the pads' contacts with object and table."""
+    """
+    Taxel pressure images (rows, pads*cols) kPa from the pads' contacts with object and table.
+    """
 
     def __init__(self, sim, rows, cols):
         self.sim, self.rows, self.cols = sim, rows, cols
@@ -273,7 +276,8 @@ def _check_args(seed, sources, rates, camera_hw, depth_hw, depth_encoding, tacti
 
 def simulate_episode(seed, class_name=None, sources=SOURCES, rates=None, camera_hw=(480, 640),
                      depth_hw=None, depth_encoding='32FC1', tactile_rc=(8, 8), start_ns=0):
-    """Simulate one episode and return its sensor streams and labels.
+    """
+    Simulate one episode and return its sensor streams and labels.
 
     seed: non-negative int; the same seed gives bit-identical arrays.
     class_name: one of CLASSES (default: CLASSES[seed % len(CLASSES)]).

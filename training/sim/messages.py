@@ -1,6 +1,9 @@
-"""numpy arrays -> serialised ROS 2 messages (rosbags, Kilted typestore), and the QoS the recorder
-offers: one place that knows message layouts, for the recorder and for anyone writing bags (test
-fixtures, converters)."""
+"""
+numpy arrays -> serialised ROS 2 messages (rosbags, Kilted typestore).
+
+The QoS the recorder offers: one place that knows message layouts, for the recorder and for anyone
+writing bags (test fixtures, converters).
+"""
 import numpy as np
 from rosbags.interfaces import (
     Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
@@ -23,7 +26,9 @@ def header(stamp_ns, frame_id):
 
 
 def image_msg(array, encoding, stamp_ns, frame_id):
-    """(H, W[, C]) array -> sensor_msgs/msg/Image, little-endian, rows packed (step = W*C*bytes)."""
+    """
+    (H, W[, C]) array -> sensor_msgs/msg/Image, little-endian, rows packed (step = W*C*bytes).
+    """
     arr = np.ascontiguousarray(array)
     if arr.dtype.byteorder == '>':
         arr = arr.astype(arr.dtype.newbyteorder('<'))
@@ -44,8 +49,11 @@ def wrench_msg(values, stamp_ns, frame_id):
 
 
 def joint_state_msg(names, position, velocity, effort, stamp_ns, frame_id):
-    """Joint names and per-joint position, velocity, effort (equal lengths, or empty for a field
-    not measured) -> sensor_msgs/msg/JointState."""
+    """
+    Joint names and per-joint position, velocity.
+
+    Effort (equal lengths, or empty for a field not measured) -> sensor_msgs/msg/JointState.
+    """
     names = [str(n) for n in names]
     fields = {k: np.asarray(v, dtype=np.float64).reshape(-1)
               for k, v in (('position', position), ('velocity', velocity), ('effort', effort))}
@@ -70,9 +78,12 @@ def _covariance(values, name):
 def imu_msg(orientation_xyzw, angular_velocity, linear_acceleration, stamp_ns, frame_id,
             orientation_covariance=None, angular_velocity_covariance=None,
             linear_acceleration_covariance=None):
-    """-> sensor_msgs/msg/Imu. Covariances: 9 values each, zeros (unknown) by default; per REP-145
-    an IMU that gives no orientation passes orientation_xyzw=None, which sets
-    orientation_covariance[0] = -1."""
+    """
+    -> sensor_msgs/msg/Imu.
+
+    Covariances: 9 values each, zeros (unknown) by default; per REP-145 an IMU that gives no
+    orientation passes orientation_xyzw=None, which sets orientation_covariance[0] = -1.
+    """
     ocov = _covariance(orientation_covariance, 'orientation_covariance')
     if orientation_xyzw is None:
         orientation_xyzw = (0.0, 0.0, 0.0, 1.0)

@@ -1,4 +1,5 @@
-"""Object classes of the simulated robot, chosen so that no single sensor can tell them all apart.
+"""
+Object classes of the simulated robot, chosen so that no single sensor can tell them all apart.
 
 The camera sees colour and shape; depth sees shape only; touch (tactile) feels softness (how far
 the object conforms to the domed pads), footprint shape and surface texture; the wrist
@@ -81,7 +82,7 @@ SHAPES = ('box', 'sphere', 'cylinder')
 
 
 def object_class(name):
-    """The ObjectClass called ``name``; the error lists the valid names."""
+    """Return the ObjectClass called ``name``; the error lists the valid names."""
     for c in OBJECT_CLASSES:
         if c.name == name:
             return c

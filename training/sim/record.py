@@ -1,4 +1,5 @@
-"""`xmodal sim record`: simulate episodes and write them to a rosbag2 file (MCAP or sqlite3).
+"""
+`xmodal sim record`: simulate episodes and write them to a rosbag2 file (MCAP or sqlite3).
 
 Episodes are laid end to end in simulated time, EPISODE_GAP_S apart (no messages in the gaps),
 each written as soon as it is simulated so memory holds one episode at most. Every message's bag
@@ -41,9 +42,13 @@ def parse_resolution(text):
 
 
 def sim_sources(config, sensors, resolution=None, depth_encoding=None):
-    """How the simulator produces the configured ``sensors``: {sensor: source} and the keyword
-    arguments of ``simulate_episode`` (rates, image sizes, layouts); ValueError naming the
-    sensor YAML for a sensor the simulated robot cannot produce as configured."""
+    """
+    Return how the simulator produces the configured ``sensors``.
+
+    {sensor: source} and the keyword arguments of ``simulate_episode`` (rates, image sizes,
+    layouts); ValueError naming the sensor YAML for a sensor the simulated robot cannot produce as
+    configured.
+    """
     where = config.path
     sources, kwargs, rates = {}, {'depth_encoding': depth_encoding or '32FC1'}, {}
     for name in sensors:
@@ -104,7 +109,7 @@ def _check(config, sensors, classes, storage, episodes):
 
 
 def message(spec, data, row, stamp, encoding):
-    """One row of a simulated stream as the ROS message of ``spec``'s kind."""
+    """Return one row of a simulated stream as the ROS message of ``spec``'s kind."""
     frame = spec.layout.get('frame_id', '')
     kind = spec.kind.name
     if kind == 'wrench':
@@ -145,8 +150,8 @@ def write_episode(writer, connections, episode, index, config, sources):
 
 def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=None,
                config=None, resolution=None, depth_encoding=None, progress=False):
-    """Simulate ``episodes`` episodes (episode i: seed + i, class classes[(seed + i) % len]) and
-    write them to a new rosbag2 folder ``out``; returns a summary dict.
+    """
+    Simulate ``episodes`` episodes (episode i: seed + i, class classes[(seed + i) % len]) and write them to a new rosbag2 folder ``out``; returns a summary dict.
 
     sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to
     the simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb

@@ -1,6 +1,8 @@
-"""The simulated workcell in MuJoCo: table, gantry gripper with two tactile pads, a wrist F/T
-sensor, a wrist IMU and finger joint sensors (position, velocity, motor force), one object, an RGB
-camera and a depth camera beside it.
+"""
+The simulated workcell in MuJoCo.
+
+Table, gantry gripper with two tactile pads, a wrist F/T sensor, a wrist IMU and finger joint
+sensors (position, velocity, motor force), one object, an RGB camera and a depth camera beside it.
 
 The vertical axis is a position servo of finite stiffness and light damping (about 8 Hz, damping
 ratio 0.2 unloaded, as belt-driven gantry axes are): a payload sags it by m g / GANTRY_Z_KP and
@@ -42,13 +44,17 @@ def _look_at(pos, target):
 
 
 def pad_surface_y(x, z):
-    """How far the pad skin lies behind its apex (m) at pad coordinates x, z."""
+    """Return how far the pad skin lies behind its apex (m) at pad coordinates x, z."""
     return (np.square(x) + np.square(z)) / (2 * PAD_DOME_R)
 
 
 def _pad_mesh(sign):
-    """Vertices of a convex pad: the domed skin (apex at finger-frame y = 0, bulging towards the
-    other finger, i.e. +y for the left finger when sign = -1) and a flat back."""
+    """
+    Vertices of a convex pad.
+
+    The domed skin (apex at finger-frame y = 0, bulging towards the other finger, i.e. +y for the
+    left finger when sign = -1) and a flat back.
+    """
     px, py, pz = PAD_HALF
     g = np.linspace(-1, 1, 7)
     x, z = (v.ravel() for v in np.meshgrid(g * px, g * pz))
@@ -223,7 +229,9 @@ class Sim:
         self.shape = None
 
     def renderer(self, sensor):
-        """The reusable Renderer for 'camera' (RGB) or 'depth' (metres), created on first use."""
+        """
+        Return the reusable Renderer for 'camera' (RGB) or 'depth' (metres), created on first use.
+        """
         if sensor not in self._renderers:
             h, w = self.camera_hw if sensor == 'camera' else self.depth_hw
             r = mujoco.Renderer(self.model, h, w)
@@ -239,8 +247,7 @@ class Sim:
 
     def configure(self, cls, size, mass, friction, rgb, table_rgb, light_pos, light_diffuse,
                   ambient, imu_quat=(1.0, 0.0, 0.0, 0.0)):
-        """Set every per-episode model parameter (all of them, so nothing leaks between episodes)
-        and reset the state."""
+        """Set every per-episode model parameter (all of them, so nothing leaks between episodes) and reset the state."""
         m = self.model
         for shape, g in self.object_geoms.items():
             on = shape == cls.shape

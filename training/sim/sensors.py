@@ -1,4 +1,5 @@
-"""Sensor config (config/sensors.yaml) and the sensor models turning simulator state into readings.
+"""
+Sensor config (config/sensors.yaml) and the sensor models turning simulator state into readings.
 
 Camera and depth come from MuJoCo's renderer, with noise, range limits and dropouts a structured
 light camera shows. Tactile pressure is synthesised from geometry and MuJoCo's contact forces:
@@ -42,8 +43,12 @@ def camera_readout(rgb, noise, rng):
 
 
 def depth_readout(metres, encoding, noise, dropout, rng):
-    """Rendered z-depth (m) -> REP-118 image: range limits, depth-squared noise, invalid pixels
-    flickering along depth edges and at random (NaN in 32FC1, 0 in 16UC1)."""
+    """
+    Rendered z-depth (m) -> REP-118 image.
+
+    Range limits, depth-squared noise, invalid pixels flickering along depth edges and at random
+    (NaN in 32FC1, 0 in 16UC1).
+    """
     lo, hi = DEPTH_RANGE_M
     z = metres.astype(np.float32)
     invalid = (z < lo) | (z > hi)
@@ -62,8 +67,10 @@ def depth_readout(metres, encoding, noise, dropout, rng):
 
 
 def taxel_points(rows, cols, pad_half):
-    """(rows, cols, 3) taxel centres (x, 0, z) over a pad, in its finger's frame; the caller
-    sets y to the skin surface.
+    """
+    (rows, cols, 3) taxel centres (x, 0, z) over a pad, in its finger's frame.
+
+    The caller sets y to the skin surface.
 
     Row 0 is nearest the fingertip (lowest z), column 0 at the pad's -x edge (far from the
     camera), in both pads.
@@ -92,8 +99,12 @@ def signed_distance(shape, size, p):
 
 
 def footprint(shape, size, p_local, conform_m, rib_depth=0.0, rib_pitch_m=1.0):
-    """Relative pressure at taxel points ``p_local`` (in the touched body's frame): indentation
-    plus conformance (a Winkler foundation), times the surface texture (rings along local z)."""
+    """
+    Relative pressure at taxel points ``p_local`` (in the touched body's frame).
+
+    Indentation plus conformance (a Winkler foundation), times the surface texture (rings along
+    local z).
+    """
     w = np.maximum(conform_m - signed_distance(shape, size, p_local), 0.0)
     if rib_depth:
         w *= 1.0 + rib_depth * np.cos(2 * np.pi * p_local[..., 2] / rib_pitch_m)
@@ -113,9 +124,12 @@ ENCODER_STEP_M = 1e-5           # finger position resolution (a 10 um encoder co
 
 
 def finger_readout(raw, p, rng):
-    """(N, 3, 2) true [position, velocity, actuator force] of the two finger joints -> readings:
-    positions quantised to encoder counts (plus a per-episode zero offset of a few counts),
-    velocities with differentiation noise, efforts with motor-current noise and offset."""
+    """
+    (N, 3, 2) true [position, velocity, actuator force] of the two finger joints -> readings.
+
+    Positions quantised to encoder counts (plus a per-episode zero offset of a few counts),
+    velocities with differentiation noise, efforts with motor-current noise and offset.
+    """
     out = np.array(raw, dtype=np.float64)
     out[:, 0] = np.rint((out[:, 0] + p['finger_offset_m']) / ENCODER_STEP_M) * ENCODER_STEP_M
     out[:, 1] += rng.standard_normal(out[:, 1].shape) * p['finger_vel_noise']
@@ -158,10 +172,13 @@ def _quat_mul(a, b):
 
 
 def imu_readout(quat_wxyz, gyro, accel, p, rng):
-    """True orientation (N, 4 w, x, y, z, in the world), angular velocity and specific force (N, 3,
-    IMU frame) -> (N, 10) readings [qx, qy, qz, qw, wx, wy, wz, ax, ay, az] with noise: the
-    orientation estimate jitters by a small random rotation, the rates and accelerations carry
-    bias and white noise."""
+    """
+    True orientation (N, 4 w, x, y, z, in the world).
+
+    Angular velocity and specific force (N, 3, IMU frame) -> (N, 10) readings [qx, qy, qz, qw, wx,
+    wy, wz, ax, ay, az] with noise: the orientation estimate jitters by a small random rotation,
+    the rates and accelerations carry bias and white noise.
+    """
     n = len(quat_wxyz)
     half = rng.standard_normal((n, 3)) * (p['orientation_noise'] / 2)
     dq = np.concatenate([np.ones((n, 1)), half], axis=1)
@@ -190,8 +207,12 @@ RIB_SNAP_SPEED = 0.005          # m/s
 
 
 def rib_snaps(pad_z, normal_n, rib_depth, pitch_m, dt):
-    """(n,) snap forces (N) released per step, from the pads' positions along the rib axis
-    ``pad_z`` (n, pads; m, object frame) and their normal forces on the object (n, pads; N)."""
+    """
+    (n,) snap forces (N) released per step.
+
+    From the pads' positions along the rib axis ``pad_z`` (n, pads; m, object frame) and their
+    normal forces on the object (n, pads; N).
+    """
     if not rib_depth or len(pad_z) < 2:
         return np.zeros(len(pad_z))
     crest = np.floor(pad_z / pitch_m)
@@ -205,8 +226,11 @@ def rib_snaps(pad_z, normal_n, rib_depth, pitch_m, dt):
 
 
 def wrist_ring(snaps, dt):
-    """Acceleration (m/s^2, along the snaps' direction) of the wrist mode rung by ``snaps`` (N):
-    a two-pole resonator whose response to one snap peaks at force / WRIST_MODAL_MASS_KG."""
+    """
+    Acceleration (m/s^2, along the snaps' direction) of the wrist mode rung by ``snaps`` (N).
+
+    A two-pole resonator whose response to one snap peaks at force / WRIST_MODAL_MASS_KG.
+    """
     out = np.zeros(len(snaps))
     if not snaps.any():
         return out

@@ -1,4 +1,5 @@
-"""Sensor kinds: what a sensor *is*, as opposed to what it is called.
+"""
+Sensor kinds: what a sensor *is*, as opposed to what it is called.
 
 A configured sensor (config/sensors.yaml) is a free name plus one of these kinds. The kind knows
 its ROS message type, which encodings or fields it accepts, how a message becomes a reading
@@ -23,7 +24,7 @@ __all__ = ['KINDS', 'Kind', 'get_kind']
 
 
 def get_kind(name):
-    """The Kind called ``name``; KeyError listing the known kinds otherwise."""
+    """Return the Kind called ``name``; KeyError listing the known kinds otherwise."""
     try:
         return KINDS[name]
     except (KeyError, TypeError):

@@ -7,7 +7,10 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Kind:
-    """One kind of sensor. Subclasses set the class attributes and implement the methods.
+    """
+    One kind of sensor.
+
+    Subclasses set the class attributes and implement the methods.
 
     ``read(msg, params)`` checks one message and returns its reading: a view of an image, or a
     1-D float64 vector for windowed kinds; anything malformed or physically absurd raises
@@ -34,8 +37,11 @@ class Kind:
     rate_hz = 30.0
 
     def params(self, layout, overrides, where):
-        """Preprocessing parameters from the kind's defaults, the layout keys that shape the
-        input, and the sensor's ``preprocess`` overrides; ValueError naming ``where`` if bad."""
+        """
+        Preprocessing parameters from the kind's defaults, the layout keys that shape the input.
+
+        The sensor's ``preprocess`` overrides; ValueError naming ``where`` if bad.
+        """
         unknown = sorted(set(overrides) - set(self.defaults) - set(self.layout_params))
         if unknown:
             raise ValueError(f'{where}.preprocess: unknown key(s) {", ".join(unknown)} for kind '
@@ -82,8 +88,12 @@ def positive_number(params, key, where):
 
 
 def check_vector(values, limit, what):
-    """A reading vector must be finite, representable in float32 and within ``limit`` (the
-    physically plausible magnitude of the kind); ConversionError saying which bound failed."""
+    """
+    A reading vector must be finite.
+
+    Representable in float32 and within ``limit`` (the physically plausible magnitude of the kind);
+    ConversionError saying which bound failed.
+    """
     if not np.isfinite(values).all():
         raise ConversionError(f'{what} holds non-finite values {values.tolist()}')
     peak = float(np.abs(values).max()) if values.size else 0.0

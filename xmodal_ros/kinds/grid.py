@@ -1,4 +1,5 @@
-"""grid: a 2-D array of readings in a sensor_msgs/msg/Image (32FC1, 16UC1 or mono8).
+"""
+grid: a 2-D array of readings in a sensor_msgs/msg/Image (32FC1, 16UC1 or mono8).
 
 Tactile pads, thermal arrays, spectrograms: any size. The image is ``rows`` x (``pads`` *
 ``cols``); pad p occupies columns [p*cols, (p+1)*cols), so several pads of one sensor arrive in
@@ -13,9 +14,13 @@ COMPRESS = ('log1p', 'none')
 
 
 class GridKind(Kind):
-    """Model input (pads, rows, cols) float32: log1p(max(x, 0) / scale) with ``compress: log1p``
-    (pressures span decades: a soft foam contact ~10 kPa and a steel one ~500 kPa stay in one
-    usable range), x / scale with ``compress: none``. Readings beyond ``max_abs`` are absurd."""
+    """
+    Model input (pads, rows, cols) float32.
+
+    log1p(max(x, 0) / scale) with ``compress: log1p`` (pressures span decades: a soft foam contact
+    ~10 kPa and a steel one ~500 kPa stay in one usable range), x / scale with ``compress: none``.
+    Readings beyond ``max_abs`` are absurd.
+    """
 
     name = 'grid'
     msg_type = 'sensor_msgs/msg/Image'

@@ -7,10 +7,13 @@ from xmodal_ros.kinds.wrench import scaled_window
 
 
 class ImuKind(Kind):
-    """Reading [wx, wy, wz, ax, ay, az] (rad/s, m/s^2 with the gravity reaction, as IMUs report),
-    followed by the orientation quaternion [x, y, z, w] when ``orientation: true``. A message
-    whose orientation_covariance[0] is -1 has no orientation (REP-145); such an IMU must be
-    configured with ``orientation: false``. Model input (6 or 10, window)."""
+    """
+    Reading [wx, wy, wz, ax, ay, az] (rad/s, m/s^2 with the gravity reaction, as IMUs report).
+
+    Followed by the orientation quaternion [x, y, z, w] when ``orientation: true``. A message whose
+    orientation_covariance[0] is -1 has no orientation (REP-145); such an IMU must be configured
+    with ``orientation: false``. Model input (6 or 10, window).
+    """
 
     name = 'imu'
     msg_type = 'sensor_msgs/msg/Imu'

@@ -9,9 +9,13 @@ FIELDS = ('position', 'velocity', 'effort')
 
 
 class JointsKind(Kind):
-    """Reading: for each of ``fields`` (position, velocity, effort), the configured ``joints`` in
-    order (a message may list more joints, in any order); model input (fields * joints, window),
-    each field divided by its ``<field>_scale``. Values beyond ``max_abs`` are absurd."""
+    """
+    Reading: for each of ``fields`` (position, velocity, effort).
+
+    The configured ``joints`` in order (a message may list more joints, in any order); model input
+    (fields * joints, window), each field divided by its ``<field>_scale``. Values beyond
+    ``max_abs`` are absurd.
+    """
 
     name = 'joints'
     msg_type = 'sensor_msgs/msg/JointState'

@@ -1,4 +1,6 @@
-"""wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the newest readings."""
+"""
+wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the newest readings.
+"""
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
@@ -6,8 +8,11 @@ from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_num
 
 
 class WrenchKind(Kind):
-    """Reading [fx, fy, fz, tx, ty, tz] (N, N m); model input (6, window), scaled to O(1).
-    A component beyond ``max_force_n`` / ``max_torque_nm`` is refused as absurd."""
+    """
+    Reading [fx, fy, fz, tx, ty, tz] (N, N m); model input (6, window), scaled to O(1).
+
+    A component beyond ``max_force_n`` / ``max_torque_nm`` is refused as absurd.
+    """
 
     name = 'wrench'
     msg_type = 'geometry_msgs/msg/WrenchStamped'

@@ -1,6 +1,10 @@
-"""Hyperparameters of the paper's baselines (Sec. 6, Table 2): unimodal encoders with a linear
-head (also late fusion, and stage 1 of UMI: its encoders and pseudo-labels), and the vanilla
-multimodal transformer of Gabeur et al. [9] with learnable tokens in place of missing sensors."""
+"""
+Hyperparameters of the paper's baselines (Sec. 6, Table 2).
+
+Unimodal encoders with a linear head (also late fusion, and stage 1 of UMI: its encoders and
+pseudo-labels), and the vanilla multimodal transformer of Gabeur et al. [9] with learnable tokens
+in place of missing sensors.
+"""
 import dataclasses
 
 

@@ -1,7 +1,9 @@
-"""Unimodal encoders with a linear head each (Table 2, "Unimodal"), and late fusion: the average of
-the present sensors' predictions (Table 4, "averaging the final predictions from unimodal
-encoders"). Training this model is also stage 1 of UMI: its encoders initialise UMI's, and its
-predictions over the last e epochs become UMI's pseudo-labels.
+"""
+Unimodal encoders with a linear head each (Table 2, "Unimodal"), and late fusion.
+
+The average of the present sensors' predictions (Table 4, "averaging the final predictions from
+unimodal encoders"). Training this model is also stage 1 of UMI: its encoders initialise UMI's, and
+its predictions over the last e epochs become UMI's pseudo-labels.
 """
 import torch
 from torch import nn
@@ -34,8 +36,11 @@ class UnimodalModel(TaskModel):
         return out
 
     def forward(self, batch):
-        """Per-sensor L_supervised and their sum (``loss``); ``outputs`` (detached) feeds the
-        pseudo-label record of stage 1."""
+        """
+        Per-sensor L_supervised and their sum (``loss``).
+
+        ``outputs`` (detached) feeds the pseudo-label record of stage 1.
+        """
         outputs = self.outputs(batch)
         targets = self.normalise(batch['target'])
         terms = {s: supervised_loss(lg, rg, batch['label'][rows], targets[rows],

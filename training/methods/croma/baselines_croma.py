@@ -1,5 +1,7 @@
-"""The baselines of the appendix's Tables 6-7, on the same encoders, shared space and classifier
-as CROMA, so only the training recipe differs:
+"""
+The baselines of the appendix's Tables 6-7, on the same encoders.
+
+Shared space and classifier as CROMA, so only the training recipe differs:
 
 - unsupervised pre-training [3, 12]: the target encoder pre-trained without labels (here: an
   autoencoder on the unlabelled target pool), then fine-tuned on the K-shot support;
@@ -22,8 +24,7 @@ def _batch(rng, n, size):
 
 
 def pretrain_alignment(model, data, cfg, rng, classify=False):
-    """Non-episodic Adam on L_align over random pair batches (+ source cross-entropy over all
-    meta-training classes when ``classify``: align + classify)."""
+    """Non-episodic Adam on L_align over random pair batches (+ source cross-entropy over all meta-training classes when ``classify``: align + classify)."""
     params = [{'params': model.encoder_parameters(), 'lr': cfg.align_lr}]
     if classify:
         params.append({'params': model.classifier.parameters(), 'lr': cfg.classifier_lr})

@@ -1,7 +1,9 @@
-"""CROMA: separate encoders per sensor into one shared space, a contrastive margin loss that aligns
-source and target there, and meta-learning over N-way K-shot episodes so a classifier on the
-shared space adapts to new classes from a few target examples (main paper §3; appendix Tables 3-5
-for the sizes and rates, Def. 5 / §11 for strong vs weak pairs).
+"""
+CROMA: separate encoders per sensor into one shared space.
+
+A contrastive margin loss that aligns source and target there, and meta-learning over N-way K-shot
+episodes so a classifier on the shared space adapts to new classes from a few target examples (main
+paper §3; appendix Tables 3-5 for the sizes and rates, Def. 5 / §11 for strong vs weak pairs).
 
 Encoders are arguments: any ``nn.Module`` mapping a batch of one sensor's inputs to (B, dim)
 features plugs in (``PooledTokens`` adapts the project's token encoders). The shared space is
@@ -23,7 +25,8 @@ from torch.nn import functional as F
 
 
 def margin_ranking_loss(source, target, margin=0.1):
-    """L_align of meta-alignment (main paper §3; the appendix tables give its margin, 0.1).
+    """
+    L_align of meta-alignment (main paper §3; the appendix tables give its margin, 0.1).
 
     source, target: (P, D) representations of P aligned pairs (row i of each is pair i). With
     s_ij = cos(source_i, target_j), every other row of the batch is a negative in both directions:
@@ -64,10 +67,13 @@ def mlp_encoder(in_dim, hidden=128, layers=2):
 
 
 class SharedSpace(nn.Module):
-    """One sensor's encoder and a linear map into the shared space, on the sphere of radius
-    sqrt(width): fixed norm, so cosine alignment is alignment for the classifier, and coordinates
-    of unit scale, so the inner loop's SGD at the meta rate moves the classifier (on the unit
-    sphere, 256 coordinates of ~1/16 make its gradients ~16x smaller)."""
+    """
+    One sensor's encoder and a linear map into the shared space.
+
+    On the sphere of radius sqrt(width): fixed norm, so cosine alignment is alignment for the
+    classifier, and coordinates of unit scale, so the inner loop's SGD at the meta rate moves the
+    classifier (on the unit sphere, 256 coordinates of ~1/16 make its gradients ~16x smaller).
+    """
 
     def __init__(self, encoder, dim, width):
         super().__init__()
@@ -85,7 +91,8 @@ def classifier(width, hidden, n_out):
 
 
 class CromaModel(nn.Module):
-    """Source and target sensors into one shared space of ``cfg.width``, one classifier on it.
+    """
+    Source and target sensors into one shared space of ``cfg.width``, one classifier on it.
 
     ``forward`` takes any of: ``source_x``/``source_y`` (labelled source), ``target_x``/
     ``target_y`` (labelled target), ``pair_source``/``pair_target`` (aligned inputs) and returns
@@ -127,9 +134,12 @@ class CromaModel(nn.Module):
 # ---------------------------------------------------------------- MAML on the classifier
 
 def adapt_classifier(head, z, y, steps, lr, create_graph):
-    """MAML's inner loop: ``steps`` SGD steps of rate ``lr`` on the task's support loss,
-    returning the adapted parameters (differentiable w.r.t. the initial ones when
-    ``create_graph``; first-order otherwise)."""
+    """
+    MAML's inner loop.
+
+    ``steps`` SGD steps of rate ``lr`` on the task's support loss, returning the adapted parameters
+    (differentiable w.r.t. the initial ones when ``create_graph``; first-order otherwise).
+    """
     params = dict(head.named_parameters())
     if not create_graph:
         params = {n: p.detach().requires_grad_() for n, p in params.items()}
@@ -141,8 +151,8 @@ def adapt_classifier(head, z, y, steps, lr, create_graph):
 
 
 class MetaLearner:
-    """MAML over N-way K-shot episodes of one modality's labelled pool (the source for CROMA, the
-    target for the within-modality oracle), with an optional alignment term per task.
+    """
+    MAML over N-way K-shot episodes of one modality's labelled pool (the source for CROMA, the target for the within-modality oracle), with an optional alignment term per task.
 
     ``inputs``: that modality's inputs (tensor, N x ...); ``sampler``: an EpisodeSampler over its
     meta-training classes; ``pairs``: (PairPool, source labels, source inputs, target inputs) or

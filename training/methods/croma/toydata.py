@@ -1,4 +1,5 @@
-"""A constructed cross-modal few-shot problem (tests, smoke runs; not from the paper).
+"""
+A constructed cross-modal few-shot problem (tests, smoke runs; not from the paper).
 
 Each class c has a latent mean mu_c; a sample's latent is z = mu_c + spread * noise. The source
 sensor sees tanh(z A_s) with little noise (high resource, easy); the target sensor sees a
@@ -64,7 +65,7 @@ def make_problem(alignment='strong', n_classes=40, n_test=10, per_class=40, pair
 
 
 def make_encoders(source_dim=32, target_dim=24, hidden=128):
-    """The toy's encoders: one MLP per sensor (a fresh pair per call)."""
+    """Return the toy's encoders: one MLP per sensor (a fresh pair per call)."""
     def build():
         s, sd = mlp_encoder(source_dim, hidden)
         t, td = mlp_encoder(target_dim, hidden)
@@ -73,8 +74,11 @@ def make_encoders(source_dim=32, target_dim=24, hidden=128):
 
 
 def run(args):
-    """Every method on the constructed problem, per alignment kind and shot count; writes
-    toy.md / toy.json under --out."""
+    """
+    Every method on the constructed problem, per alignment kind and shot count.
+
+    Writes toy.md / toy.json under --out.
+    """
     import json
     from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""Hyperparameters of Unseen Modality Interaction (Zhang, Doughty, Snoek, NeurIPS 2023).
+"""
+Hyperparameters of Unseen Modality Interaction (Zhang, Doughty, Snoek, NeurIPS 2023).
 
 Defaults are the paper's values for its robot-state-regression benchmark (Sec. 6, "Implementation
 Details"); config/train_fusion.yaml scales a few of them down for a 2-core CPU and says so beside
