@@ -4,8 +4,8 @@ ament_python package xmodal_ros; also pip-installable (see README for the extras
 Two import packages: ``xmodal_ros`` (robot-side runtime: numpy, rclpy, onnxruntime/tensorrt) and
 ``xmodal_training`` (offline side, torch), which lives in ``training/``.
 """
-import os
 from glob import glob
+import os
 
 from setuptools import setup
 

@@ -26,7 +26,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironment
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
-from xmodal_ros.dds import PROFILE_VARIABLES, apply_dds_defaults
+from xmodal_ros.dds import apply_dds_defaults, PROFILE_VARIABLES
 
 
 def _profile(context):

@@ -14,11 +14,11 @@ is reported as SKIPPED with the reason.
 import argparse
 import json
 import math
+from pathlib import Path
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -29,9 +29,9 @@ FP16_TOL = 1e-2
 
 def prepare(args):
     """Decode ``--bags`` (A, B, held-out) into float16 arrays: a few MB that travel."""
-    import yaml
-
     from xmodal_training.loading import open_bags
+
+    import yaml
     with open(ROOT / 'config' / 'train_fusion.yaml') as f:
         hz = yaml.safe_load(f)['data']['sample_hz']
     train = open_bags(args.train, sample_hz=hz)
@@ -100,14 +100,15 @@ def median_ms(fn, runs=100, sync=None):
 def run(args):
     import onnxruntime as ort
     import torch
-    import yaml
 
     from xmodal_ros import backends
     from xmodal_ros.model import FusionModel
     from xmodal_training.checkpoint import load_run, save_run
-    from xmodal_training.export import FP32_TOL, export_run, parity
+    from xmodal_training.export import export_run, FP32_TOL, parity
     from xmodal_training.loop import Context
     from xmodal_training.train import target_stats, train_on_stage1, train_unimodal
+
+    import yaml
 
     t_start = time.time()
     skipped, timings = [], []

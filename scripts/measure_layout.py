@@ -7,14 +7,14 @@ training/export.py's choice.
     .venv/bin/python scripts/measure_layout.py --model RUN [--runs 300]
 """
 import argparse
-import tempfile
 from pathlib import Path
+import tempfile
 
+from gpu_check import median_ms  # this folder: the scripts' one timing helper
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from gpu_check import median_ms          # this folder: the scripts' one timing helper
 from xmodal_ros.backends import ort_session_options
 from xmodal_training.checkpoint import load_run, rebuild
 from xmodal_training.export import _Fusion, _onnx

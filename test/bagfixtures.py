@@ -10,8 +10,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from xmodal_training.data.bagread import topic_roles
-from xmodal_training.sim.messages import (TYPESTORE, image_msg, label_msg, serialize,
-                                          wrench_msg)
+from xmodal_training.sim.messages import image_msg, label_msg, serialize, TYPESTORE, wrench_msg
 
 ROLES = topic_roles(None)            # the package's config/sensors.yaml
 TOPIC = {role: topic for role, (topic, _) in ROLES.items()}

@@ -10,12 +10,12 @@ tokens reached the fusion head, so node tests can check the live-subset logic en
   ``on/<sensor>`` are 1 for the sensors in the sum and ``mean/<sensor>`` their input means;
   ``probs`` = softmax of a fixed linear map of it over three classes.
 """
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper, TensorProto
 
 from xmodal_ros.bundle import write_manifest
 from xmodal_ros.sensors import load_sensor_config

@@ -13,11 +13,11 @@ prints one line per run. Used by test_dds_frames.py; the README's numbers come f
 """
 import argparse
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / 'config' / 'fastdds.xml'

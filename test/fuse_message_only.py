@@ -5,8 +5,8 @@ As rclpy calls them before Iron (Humble: no MessageInfo). Run by test_fuse_node_
 a newer distribution to exercise that path; prints how many messages the node took, and with what.
 """
 import atexit
-import sys
 from pathlib import Path
+import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from xmodal_ros import cli, fuse_node  # noqa: E402

@@ -7,16 +7,15 @@ never forked): a node that publishes sensor messages and records what the fuse n
 spun by a background thread.
 """
 import os
+from pathlib import Path
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
-import yaml
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState
@@ -25,6 +24,8 @@ from std_msgs.msg import String
 from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
 from xmodal_ros.sensors import load_sensor_config, message_class
 from xmodal_training.bench.messages import synthetic_message
+
+import yaml
 
 CONFIG = load_sensor_config()            # the package's config/sensors.yaml: six sensors
 SENSORS = CONFIG.names

@@ -9,15 +9,16 @@ import atexit
 import contextlib
 import functools
 import os
+from pathlib import Path
 import shutil
 import tempfile
-from pathlib import Path
 
 import pytest
-import yaml
 
 from xmodal_ros import cli
 from xmodal_ros.paths import config_path
+
+import yaml
 
 ROOT = Path(tempfile.mkdtemp(prefix='xmodal-umi-tests-'))
 atexit.register(shutil.rmtree, ROOT, ignore_errors=True)
@@ -68,7 +69,7 @@ def tiny_config(path=None, **blocks):
         spec['channels'] = [max(8, c // 2) for c in spec['channels']]
     cfg['unimodal'].update(epochs=10, pseudo_label_epochs=5, lr=0.003, batch_size=64,
                            warmup_steps=10)
-    small = dict(d_model=64, heads=4, ff_mult=2, lr=0.002, batch_size=64, warmup_steps=10)
+    small = {'d_model': 64, 'heads': 4, 'ff_mult': 2, 'lr': 0.002, 'batch_size': 64, 'warmup_steps': 10}
     cfg['umi'].update(small, k_tokens=8, projection_layers=1, fusion_layers=1, epochs=8)
     cfg['vanilla'].update(small, layers=1, epochs=2)
     for block, values in blocks.items():

@@ -5,10 +5,10 @@ The TensorRT path where TensorRT and a GPU exist.
 """
 import shutil
 
+from bundles import CLASSES, K, make_bundle, SENSORS, TARGETS
 import numpy as np
 import pytest
 
-from bundles import CLASSES, K, SENSORS, TARGETS, make_bundle
 from xmodal_ros import backends
 from xmodal_ros.bundle import BundleError
 from xmodal_ros.model import FusionModel
@@ -96,9 +96,9 @@ def test_engine_cache_key_names_model_tensorrt_and_gpu(bundle, tmp_path):
     assert key.startswith('camera-') and 'trt10.3.0' in key and 'NVIDIA-Orin-nvgpu' in key
     assert key == backends.engine_cache_key(bundle / 'camera.onnx', trt_version='10.3.0',
                                             device='NVIDIA Orin (nvgpu)')
-    for other in (dict(trt_version='10.4.0', device='NVIDIA Orin (nvgpu)'),
-                  dict(trt_version='10.3.0', device='NVIDIA H100'),
-                  dict(trt_version='10.3.0', device='NVIDIA Orin (nvgpu)', fp16=False)):
+    for other in ({'trt_version': '10.4.0', 'device': 'NVIDIA Orin (nvgpu)'},
+                  {'trt_version': '10.3.0', 'device': 'NVIDIA H100'},
+                  {'trt_version': '10.3.0', 'device': 'NVIDIA Orin (nvgpu)', 'fp16': False}):
         assert backends.engine_cache_key(bundle / 'camera.onnx', **other) != key
     changed = tmp_path / 'camera.onnx'
     shutil.copy(bundle / 'camera.onnx', changed)

@@ -11,10 +11,10 @@ import signal
 import threading
 import time
 
+from bagfixtures import (camera, cut_in_half, force, garbage, MS, storage_file, tactile, TOPIC,
+                         TYPE, write_bag)
 import pytest
 
-from bagfixtures import (MS, TOPIC, TYPE, camera, cut_in_half, force, garbage, storage_file,
-                         tactile, write_bag)
 from xmodal_training.data.bagread import BagError
 from xmodal_training.data.cache import cache_root
 from xmodal_training.data.dataset import BagDataset
@@ -107,9 +107,9 @@ def test_none_of_the_configured_topics(tmp_path):
 
 
 @pytest.mark.parametrize('change, found', [
-    (lambda m: dict(step=m.width * 3 - 1), 'step 47 is smaller'),
-    (lambda m: dict(data=m.data[:-16]), 'image data holds 560 bytes'),
-    (lambda m: dict(height=m.height + 1), 'step*height'),
+    (lambda m: {'step': m.width * 3 - 1}, 'step 47 is smaller'),
+    (lambda m: {'data': m.data[:-16]}, 'image data holds 560 bytes'),
+    (lambda m: {'height': m.height + 1}, 'step*height'),
 ])
 def test_image_size_or_step_does_not_match_its_data(tmp_path, change, found):
     msgs = _frames()

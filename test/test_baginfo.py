@@ -5,11 +5,11 @@ A bag with a mistyped topic and a corrupt one.
 """
 import shutil
 
+from bagfixtures import camera, cut_in_half, force, MS, TOPIC, TYPE, write_bag
 import pytest
 
-from bagfixtures import MS, TOPIC, TYPE, camera, cut_in_half, force, write_bag
-from xmodal_ros.sensors import load_sensor_config
 from xmodal_ros import cli
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.sim.objects import CLASSES
 from xmodal_training.sim.record import record_bag
 

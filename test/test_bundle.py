@@ -4,8 +4,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from simbags import exported
+
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import default_bundle

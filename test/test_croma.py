@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from xmodal_training.methods.croma import fewshot, synthetic
-from xmodal_training.methods.croma.configuration_croma import CromaConfig, cpu_scaled
+from xmodal_training.methods.croma.configuration_croma import cpu_scaled, CromaConfig
 from xmodal_training.methods.croma.modeling_croma import margin_ranking_loss
-from xmodal_training.methods.croma.processor_croma import (
-    EpisodeSampler, FewShotError, PairPool, check_split, kmeans, n_clusters_for, require_sensor,
-    strong_pairs, weak_pairing, weak_pairing_separate)
+from xmodal_training.methods.croma.processor_croma import (check_split, EpisodeSampler,
+                                                           FewShotError, kmeans, n_clusters_for,
+                                                           PairPool, require_sensor, strong_pairs,
+                                                           weak_pairing, weak_pairing_separate)
 from xmodal_training.methods.croma.toydata import make_encoders, make_problem
 
 

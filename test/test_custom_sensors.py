@@ -9,16 +9,17 @@ check, and fuse live in the node, with no code change anywhere.
 import json
 import time
 
+from bagfixtures import write_bag
 import numpy as np
 import pytest
-import yaml
-
-from bagfixtures import write_bag
 from rosproc import Driver, start_fuse, stop, values
 from simbags import tiny_config, xmodal
+
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.sim.messages import image_msg, joint_state_msg, label_msg
+
+import yaml
 
 CLASSES, PHASES, TARGETS = ('cold', 'warm', 'hot'), ('idle', 'busy'), ('load',)
 SENSORS_YAML = {
@@ -126,7 +127,7 @@ def test_custom_sensors_train_evaluate_export_and_fuse_live(robot):
         preds = [m for _, m in driver.received('predictions', start + int(0.8e9))]
         assert len(preds) > 10
         assert all(values(m)['live/thermal'] == values(m)['live/arm'] == 1.0 for m in preds)
-        assert {n for n in preds[-1].name} >= {f'class/{c}' for c in CLASSES}
+        assert set(preds[-1].name) >= {f'class/{c}' for c in CLASSES}
         time.sleep(0.1)
     finally:
         driver.close()

@@ -7,15 +7,12 @@ hits, both storage formats, sensor subsets, worker processes).
 import os
 import pickle
 
+from bagfixtures import (camera, camera_frame, CLASSES, depth, depth_frame, force, label,
+                         LABEL_META, MS, PHASES, storage_file, tactile, tactile_frame, write_bag)
 import numpy as np
 import pytest
-import torch
 from rosbags.rosbag2 import Reader
-
-from bagfixtures import (CLASSES, LABEL_META, MS, PHASES, camera, camera_frame, depth,
-                         depth_frame, force, label, storage_file, tactile, tactile_frame,
-                         write_bag)
-import yaml
+import torch
 
 from xmodal_ros.conversions import stamp_ns
 from xmodal_ros.paths import config_path
@@ -26,11 +23,13 @@ from xmodal_training.data.windows import SampleRule
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.record import record_bag
 
+import yaml
+
 CONFIG = load_sensor_config()
 SENSORS = CONFIG.names
 WINDOW = CONFIG['force'].params['window']
 # The node's timeouts decide freshness; here every sensor's is 100 ms.
-RULE = SampleRule(timeouts={s: 0.1 for s in SENSORS})
+RULE = SampleRule(timeouts=dict.fromkeys(SENSORS, 0.1))
 
 
 # --- the window rule, on a bag whose every stamp is chosen -------------------------------------
@@ -128,7 +127,7 @@ def test_unlabelled_bag_splits_into_continuous_stretches(tmp_path):
 @pytest.fixture(scope='module')
 def sim(tmp_path_factory):
     root = tmp_path_factory.mktemp('sim')
-    small = dict(resolution='64x48')
+    small = {'resolution': '64x48'}
     bags = {
         'mcap': record_bag(root / 'mcap', episodes=2, seed=0, **small),
         'sqlite3': record_bag(root / 'sqlite3', episodes=2, seed=0, storage='sqlite3', **small),

@@ -4,7 +4,8 @@ Full-size camera frames (640x480 rgb8, 30 Hz) over best-effort DDS between two p
 Without it its 512 KiB shared-memory segment cannot carry them and most are lost (test/ddsframes.py
 measures both; README, "DDS").
 """
-from ddsframes import PROFILE, PROFILE_VARIABLES, measure, profile_env
+from ddsframes import measure, PROFILE, profile_env, PROFILE_VARIABLES
+
 from xmodal_ros.dds import apply_dds_defaults, fastdds_generation
 
 FRAMES = 150

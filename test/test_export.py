@@ -3,13 +3,13 @@ import shutil
 
 import numpy as np
 import pytest
+from simbags import bags, cache_env, exported, trained, xmodal
 import torch
 
-from simbags import bags, cache_env, exported, trained, xmodal
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import load_run, rebuild
-from xmodal_training.export import ExportError, _check
+from xmodal_training.export import _check, ExportError
 from xmodal_training.loading import open_model_bags
 from xmodal_training.methods import sensor_subsets
 

@@ -11,13 +11,13 @@ check the live-subset logic and the conversion + preprocessing path end to end.
 """
 import time
 
+from bundles import CLASSES, make_bundle
+from geometry_msgs.msg import WrenchStamped
 import numpy as np
 import pytest
-from geometry_msgs.msg import WrenchStamped
-
-from bundles import CLASSES, make_bundle
-from rosproc import (CONFIG, SENSORS, Driver, image, set_stamp, start_fuse, stop, valid_message,
+from rosproc import (CONFIG, Driver, image, SENSORS, set_stamp, start_fuse, stop, valid_message,
                      values, write_params)
+
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.sensor_input import make_input
 from xmodal_ros.sensors import load_sensor_config, model_config

@@ -7,14 +7,13 @@ starting (a missing, incomplete or tampered bundle) in both modes.
 import shutil
 import time
 
-import pytest
+from bundles import CLASSES, make_bundle
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-
-from bundles import CLASSES, make_bundle
-from rosproc import SENSORS, Driver, start_fuse, stop, write_params
+from rosproc import Driver, SENSORS, start_fuse, stop, write_params
 
 RATES = {'camera': 30.0, 'force': 250.0}
 

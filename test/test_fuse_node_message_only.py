@@ -1,14 +1,13 @@
 """The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks the message alone): forced on this distribution in the node's process, it fuses every sensor and publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
 import os
+from pathlib import Path
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from bundles import CLASSES, make_bundle
-from rosproc import SENSORS, Driver, stop, values, write_params
+import pytest
+from rosproc import Driver, SENSORS, stop, values, write_params
 
 HERE = Path(__file__).resolve().parent
 PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,

@@ -6,14 +6,14 @@ parameter checks of an in-process node.
 """
 import time
 
+from bundles import make_bundle
 import numpy as np
 import pytest
+from rosproc import CONFIG, image, ROOT, valid_message
 
-from bundles import make_bundle
-from rosproc import CONFIG, ROOT, image, valid_message
 from xmodal_ros.conversions import ConversionError
 from xmodal_ros.diagnostics import LatencyWindow
-from xmodal_ros.liveness import NS, Liveness
+from xmodal_ros.liveness import Liveness, NS
 from xmodal_ros.sensor_input import make_input
 
 
@@ -117,9 +117,10 @@ def test_fuse_yaml_repeats_the_node_defaults_and_holds_only_node_behaviour():
     Has one block per configured sensor with the node keys alone (topics live in sensors.yaml
     only), and its values are the kinds' defaults.
     """
-    import yaml
     from xmodal_ros.fuse_node import PARAMETERS
     from xmodal_ros.sensors import NODE_KEYS, node_setting_defaults
+
+    import yaml
     params = yaml.safe_load((ROOT / 'config' / 'fuse.yaml').read_text())['fuse_node'][
         'ros__parameters']
     top = {k: v for k, v in params.items() if not isinstance(v, dict)}
@@ -150,6 +151,7 @@ def test_tick_schedule_serves_the_newest_due_time_and_counts_missed_ones():
 
 def test_encoder_thread_keeps_the_newest_job_per_sensor_and_stops():
     import threading
+
     from xmodal_ros.scheduling import EncoderThread
     gate, done = threading.Event(), threading.Event()
     ran = []
@@ -198,6 +200,7 @@ def _configure(tmp_path, overrides, drop=(), model_factory=None, sensors=None):
     import rclpy
     from rclpy.context import Context
     from rosproc import write_params
+
     from xmodal_ros.fuse_node import FuseNode
 
     def never(*args, **kwargs):
@@ -239,6 +242,7 @@ def test_a_disabled_block_for_a_sensor_the_bundle_lacks_is_fine(tmp_path):
     The extra blocks must say enabled: false; then the node configures with the four.
     """
     from rclpy.lifecycle import TransitionCallbackReturn
+
     from xmodal_ros.model import FusionModel
     four = ('camera', 'depth', 'tactile', 'force')
     result, error, _ = _configure(tmp_path / 'a', {}, sensors=four)
@@ -263,6 +267,7 @@ def _shutdown(node):
 def test_a_failed_encode_drops_the_sensor_and_shows_in_diagnostics(tmp_path):
     """The node never fuses a sensor on tokens older than its newest input when that input could not be encoded, and /diagnostics says why."""
     from rclpy.lifecycle import TransitionCallbackReturn
+
     from xmodal_ros import diagnostics
     from xmodal_ros.model import FusionModel
 

@@ -7,10 +7,11 @@ Run with `launch_test test/test_launch_fuse.py` or under colcon test. Where laun
 launch_testing are not installed (the PyPI-wheel environment of scripts/setup.sh), the module is
 skipped: those packages only come with a ROS 2 distribution.
 """
+import importlib
+from pathlib import Path
 import sys
 import tempfile
 import unittest
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +19,17 @@ launch_testing = pytest.importorskip(
     'launch_testing', reason='launch_testing comes with a ROS 2 install, not the PyPI wheels')
 launch_ros = pytest.importorskip('launch_ros', reason='launch_ros comes with a ROS 2 install')
 
-import launch  # noqa: E402
-import launch.actions  # noqa: E402
-import launch.event_handlers  # noqa: E402
-import launch.launch_description_sources  # noqa: E402
-import launch_ros.event_handlers  # noqa: E402
-import launch_ros.events.matchers  # noqa: E402
-import launch_ros.events.lifecycle  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
-import lifecycle_msgs.msg  # noqa: E402
+# Imported only once the skips above have passed: these modules exist where launch_testing does.
+launch = importlib.import_module('launch')
+lifecycle_msgs = importlib.import_module('lifecycle_msgs')
+for _module in ('launch.actions', 'launch.event_handlers', 'launch.launch_description_sources',
+                'launch_ros.event_handlers', 'launch_ros.events.lifecycle',
+                'launch_ros.events.matchers', 'launch_testing.actions', 'launch_testing.asserts',
+                'lifecycle_msgs.msg'):
+    importlib.import_module(_module)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundles import make_bundle  # noqa: E402
+make_bundle = importlib.import_module('bundles').make_bundle
 
 pytestmark = pytest.mark.launch
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / 'launch' / 'fuse.launch.py'

@@ -3,18 +3,18 @@ import functools
 
 import numpy as np
 import pytest
-import yaml
 from rosbags.rosbag2 import Reader
 
 from xmodal_ros import cli
-from xmodal_ros.paths import config_path
 from xmodal_ros.conversions import IMAGE_ENCODINGS, image_to_array, stamp_ns
+from xmodal_ros.paths import config_path
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.sim.episode import PHASES, TARGETS, simulate_episode
+from xmodal_training.sim.episode import PHASES, simulate_episode, TARGETS
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.objects import CLASSES
-from xmodal_training.sim.record import (EPISODE_GAP_S, episode_start_ns, record_bag,
-                                        sim_sources)
+from xmodal_training.sim.record import EPISODE_GAP_S, episode_start_ns, record_bag, sim_sources
+
+import yaml
 
 HW = (96, 128)
 SEED = 7

@@ -6,16 +6,17 @@ The sensors.yaml loader's contract and its errors, the node's settings, and bund
 """
 import shutil
 
-import pytest
-import yaml
-
 from bundles import make_bundle
+import pytest
+
 from xmodal_ros.bundle import load_bundle, write_manifest
 from xmodal_ros.kinds import KINDS
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import config_path
-from xmodal_ros.sensors import (SensorConfigError, declared_spec, load_node_settings,
-                                load_sensor_config, parse_sensor_config)
+from xmodal_ros.sensors import (declared_spec, load_node_settings, load_sensor_config,
+                                parse_sensor_config, SensorConfigError)
+
+import yaml
 
 PACKAGE = yaml.safe_load(config_path('sensors.yaml').read_text())
 

@@ -9,12 +9,12 @@ import functools
 import numpy as np
 import pytest
 
-from xmodal_training.sim.episode import (
-    DEFAULT_RATES, FINGER_JOINTS, PHASES, SOURCES, TARGETS, simulate_episode)
-from xmodal_training.sim.messages import TYPESTORE, imu_msg, joint_state_msg, serialize
+from xmodal_training.sim.episode import (DEFAULT_RATES, FINGER_JOINTS, PHASES, simulate_episode,
+                                         SOURCES, TARGETS)
+from xmodal_training.sim.messages import imu_msg, joint_state_msg, serialize, TYPESTORE
 from xmodal_training.sim.objects import CLASSES, object_class
-from xmodal_training.sim.sensors import DEPTH_RANGE_M, ENCODER_STEP_M
 from xmodal_training.sim.scene import PAD_HALF
+from xmodal_training.sim.sensors import DEPTH_RANGE_M, ENCODER_STEP_M
 
 HW = (96, 128)
 G = 9.81

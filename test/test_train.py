@@ -7,12 +7,13 @@ import json
 import re
 
 import pytest
-import torch
-import yaml
-
 from simbags import bags, tiny_config, trained, xmodal
+import torch
+
 from xmodal_ros.paths import config_path
-from xmodal_training.checkpoint import RunError, load_run
+from xmodal_training.checkpoint import load_run, RunError
+
+import yaml
 
 
 def test_umi_learns_and_beats_chance_on_unseen_episodes(tmp_path):

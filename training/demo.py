@@ -13,8 +13,10 @@
    whole run takes about --duration seconds; then it exits 0.
 Ctrl-C stops the replay and the node and removes the recording.
 """
+from collections import defaultdict
 import contextlib
 import multiprocessing as mp
+from pathlib import Path
 import shutil
 import signal
 import subprocess
@@ -22,8 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
-from pathlib import Path
 
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.dds import apply_dds_defaults

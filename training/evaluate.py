@@ -8,13 +8,13 @@ at a time (its multi-sensor rows are the `late` method's). Writes results.json, 
 PNG plots (per-subset bars, the all-sensor confusion matrix of each run, training curves).
 """
 import json
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 import torch
 
-from xmodal_training.checkpoint import CURVES, RunError, load_run, rebuild
+from xmodal_training.checkpoint import CURVES, load_run, rebuild, RunError
 from xmodal_training.data.bagread import BagError
 from xmodal_training.loading import DataError, open_model_bags
 from xmodal_training.methods import sensor_subsets, subset_rule

@@ -33,20 +33,20 @@ cache keyed by ONNX hash, TensorRT version and GPU name) and checks them against
 import hashlib
 import importlib.metadata
 import logging
+from pathlib import Path
 import shutil
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
 from xmodal_ros import backends
-from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSION_OUTPUTS,
-                               BundleError, sha256_file, write_manifest)
+from xmodal_ros.bundle import (BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT,
+                               FUSION_OUTPUTS, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
-from xmodal_training.checkpoint import CHECKPOINT, RunError, load_run, rebuild
+from xmodal_training.checkpoint import CHECKPOINT, load_run, rebuild, RunError
 from xmodal_training.methods import EXPORTABLE, sensor_subsets
 
 OPSET = 18

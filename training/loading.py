@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal_ros.sensors import (SensorConfigError, load_node_settings, load_sensor_config,
-                                model_config)
+from xmodal_ros.sensors import (load_node_settings, load_sensor_config, model_config,
+                                SensorConfigError)
 from xmodal_training.data.dataset import BagDataset
 from xmodal_training.data.windows import SampleRule
 

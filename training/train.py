@@ -12,20 +12,21 @@ The same code runs on one CPU, one GPU or several under torchrun (see loop.py). 
 bags, same config -> the same weights on the CPU.
 """
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
 
-from xmodal_training.checkpoint import CURVES, RunError, load_run, save_run
+from xmodal_training.checkpoint import CURVES, load_run, RunError, save_run
 from xmodal_training.loop import Context, fit
-from xmodal_training.methods import (NEEDS_STAGE1, USES_PSEUDO_LABELS, ConfigError, build_model,
-                                     method_config)
+from xmodal_training.methods import (build_model, ConfigError, method_config, NEEDS_STAGE1,
+                                     USES_PSEUDO_LABELS)
 from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder
+
+import yaml
 
 
 def target_stats(ds):

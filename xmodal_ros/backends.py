@@ -22,8 +22,8 @@ import functools
 import hashlib
 import importlib.util
 import os
-import re
 from pathlib import Path
+import re
 
 import numpy as np
 

@@ -11,7 +11,6 @@ import sys
 from xmodal_ros.paths import config_path, default_bundle
 
 
-
 def _csv(text):
     return [t.strip() for t in text.split(',') if t.strip()]
 
@@ -94,7 +93,7 @@ def build_parser():
     fz.add_argument('--params', default=str(config_path('fuse.yaml')), help='ROS 2 parameter YAML')
     fz.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
     fz.add_argument('--sensors', default=None,
-                    help='sensor YAML with the topics (default: the parameter file\'s '
+                    help="sensor YAML with the topics (default: the parameter file's "
                          'sensors_config, else config/sensors.yaml)')
     fz.add_argument('--managed', action='store_true',
                     help='wait for lifecycle transitions instead of activating by itself')
@@ -106,7 +105,7 @@ def build_parser():
     bf.add_argument('--duration', type=float, default=60.0, help='seconds per measured run')
     bf.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
     bf.add_argument('--params', default=str(config_path('fuse.yaml')),
-                    help='the node\'s ROS 2 parameter YAML (both variants)')
+                    help="the node's ROS 2 parameter YAML (both variants)")
     bf.add_argument('--repeats', type=int, default=1,
                     help='rounds of both variants, alternating which runs first (default 1)')
     bf.add_argument('--torch-run', default=None,
@@ -119,7 +118,7 @@ def build_parser():
               'bag decoding and cached-dataset throughput')
     bd.add_argument('--episodes', type=int, default=8,
                     help='episodes to record (default 8, a 2 GB bag: long enough that the '
-                         'decoding workers\' ~0.25 s start-up does not dominate)')
+                         "decoding workers' ~0.25 s start-up does not dominate)")
     bd.add_argument('--bag', default=None, help='measure this bag instead of recording one')
 
     dm = verb(sub, 'demo', 'xmodal_training.demo:main',

@@ -6,8 +6,8 @@ show recent percentiles and the benchmark can read every sample of a run.
 """
 import dataclasses
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 
 OK, WARN = DiagnosticStatus.OK, DiagnosticStatus.WARN
 

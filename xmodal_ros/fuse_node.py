@@ -21,9 +21,9 @@ import sys
 import time
 from typing import Callable, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.subscription import Subscription
@@ -44,8 +44,8 @@ from xmodal_ros.paths import default_bundle
 from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
 from xmodal_ros.scheduling import EncoderThread, TickSchedule
 from xmodal_ros.sensor_input import make_input
-from xmodal_ros.sensors import (ENCODE_MODES, NODE_KEYS, SensorConfigError, check_node_settings,
-                                declared_spec, load_sensor_config, message_class)
+from xmodal_ros.sensors import (check_node_settings, declared_spec, ENCODE_MODES,
+                                load_sensor_config, message_class, NODE_KEYS, SensorConfigError)
 
 NODE_NAME = 'fuse_node'
 # Parameter defaults; config/fuse.yaml documents each key and repeats these values (a test checks).
@@ -85,7 +85,7 @@ class SensorSlot:
     spec: object                      # sensors.SensorSpec: topic, kind, preprocessing
     queue_depth: int
     encode: str                       # one of ENCODE_MODES
-    input: object                     # sensor_input.ImageInput / WindowInput
+    sensor_input: object              # sensor_input.ImageInput / WindowInput
     tokens: Optional[np.ndarray] = None
     trace: Optional[Trace] = None     # of the message the tokens come from
     tokens_used: bool = True          # already counted in a prediction's latency
@@ -172,7 +172,8 @@ class FuseNode(LifecycleNode):
         self.error = None
         self._slots = {s: SensorSlot(name=s, spec=specs[s],
                                      queue_depth=int(settings[s]['queue_depth']),
-                                     encode=settings[s]['encode'], input=make_input(specs[s]))
+                                     encode=settings[s]['encode'],
+                                     sensor_input=make_input(specs[s]))
                        for s in enabled}
         self._liveness = Liveness({s: settings[s]['timeout'] for s in enabled},
                                   self._param('future_tolerance'))
@@ -198,8 +199,9 @@ class FuseNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _check_parameters(self):
-        bad = [f'{n}={self._param(n)}' for n in ('rate_hz', 'diagnostics_period',
-                                                  'future_tolerance') if self._param(n) <= 0]
+        bad = [f'{n}={self._param(n)}'
+               for n in ('rate_hz', 'diagnostics_period', 'future_tolerance')
+               if self._param(n) <= 0]
         if bad:
             raise ValueError(f'parameters must be > 0: {", ".join(bad)}')
         wait = self._param('tick_wait_fraction')
@@ -354,7 +356,7 @@ class FuseNode(LifecycleNode):
             stamp = stamp_ns(msg.header)
             reason = self._liveness.check_stamp(slot.name, stamp, now, slot.in_flight_ns)
             if reason is None:
-                slot.input.take(msg)
+                slot.sensor_input.take(msg)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the node
             reason = f'{type(e).__name__}: {e}'
         if reason is not None:
@@ -363,11 +365,12 @@ class FuseNode(LifecycleNode):
         trace = Trace(stamp, info.get('received_timestamp', 0), now,
                       (time.perf_counter() - t0) * 1e3)
         if slot.encode == 'thread':
-            if not slot.input.ready:   # a force window still filling: nothing to encode yet
+            if not slot.sensor_input.ready:   # a force window still filling: nothing to encode
                 self._liveness.accept(slot.name, stamp)
                 return
             slot.in_flight_ns = stamp
-            if self._encoder.submit(slot.name, (slot, slot.input.snapshot(), trace)) is not None:
+            job = (slot, slot.sensor_input.snapshot(), trace)
+            if self._encoder.submit(slot.name, job) is not None:
                 self.stats.superseded[slot.name] = self.stats.superseded.get(slot.name, 0) + 1
             return                     # accepted, and a due tick run, once its tokens are ready
         slot.pending = trace
@@ -382,7 +385,7 @@ class FuseNode(LifecycleNode):
 
         False (counted as malformed) if preprocessing or the encoder fails on it.
         """
-        if slot.pending is None or not slot.input.ready:
+        if slot.pending is None or not slot.sensor_input.ready:
             return True
         trace, slot.pending = slot.pending, None
         result = self._run_encoder(slot, None, trace)
@@ -410,7 +413,7 @@ class FuseNode(LifecycleNode):
         """
         t0 = time.perf_counter()
         try:
-            x = slot.input.model_input(snapshot)
+            x = slot.sensor_input.model_input(snapshot)
             t1 = time.perf_counter()
             tokens = self._model.encode(slot.name, x)
             t2 = time.perf_counter()

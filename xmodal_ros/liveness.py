@@ -48,10 +48,10 @@ class Liveness:
             return 'header stamp is zero (unset); stamp messages with the capture time'
         if stamp_ns > now_ns + self.future_tolerance_ns:
             return (f'stamp is {(stamp_ns - now_ns) / NS:.3f} s in the future (tolerance '
-                    f'{self.future_tolerance_ns / NS:g} s): is the sender\'s clock synchronised?')
+                    f"{self.future_tolerance_ns / NS:g} s): is the sender's clock synchronised?")
         previous = max(h.newest_stamp_ns, in_flight_ns)
         if stamp_ns <= previous:
-            return (f'stamp is not newer than the previous message\'s (by '
+            return (f"stamp is not newer than the previous message's (by "
                     f'{(previous - stamp_ns) / 1e6:.3f} ms): out of order or repeated')
         return None
 

@@ -10,8 +10,8 @@ was checked at export is what runs on the robot.
 import numpy as np
 
 from xmodal_ros import backends
-from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSION_OUTPUTS,
-                               Bundle, BundleError, load_bundle)
+from xmodal_ros.bundle import (Bundle, BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT,
+                               FUSION_OUTPUTS, load_bundle)
 
 
 class FusionModel:
@@ -39,7 +39,7 @@ class FusionModel:
         self.targets = self.bundle.targets
         self.sensors = names
         self.tokens_shape = (self.bundle.tokens_k, self.bundle.tokens_d)
-        opts = dict(threads=threads, providers=providers, cache_dir=cache_dir, max_batch=max_batch)
+        opts = {'threads': threads, 'providers': providers, 'cache_dir': cache_dir, 'max_batch': max_batch}
         self._encoders = {}
         self._fusion = None
         try:

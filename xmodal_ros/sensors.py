@@ -13,10 +13,10 @@ import dataclasses
 import importlib
 from pathlib import Path
 
-import yaml
-
-from xmodal_ros.kinds import KINDS, Kind
+from xmodal_ros.kinds import Kind, KINDS
 from xmodal_ros.paths import config_path
+
+import yaml
 
 LABELS_TYPE = 'sensor_msgs/msg/JointState'
 NODE_KEYS = ('enabled', 'timeout', 'queue_depth', 'encode')

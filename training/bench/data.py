@@ -18,11 +18,11 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+from pathlib import Path
 import resource
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import psutil
@@ -135,7 +135,7 @@ def _raw_read(bag):
 
 
 def _first_pass(bag, cache_dir, workers):
-    from xmodal_training.data.dataset import BagDataset      # torch too: part of the baseline
+    from xmodal_training.data.dataset import BagDataset  # torch too: part of the baseline
     cpu0 = _cpu_s()
     with _PeakRss() as rss:
         t = time.perf_counter()

@@ -74,6 +74,7 @@ def _bench_specs(bundle, sensors_config=None):
 def _publisher_proc(bundle, ready, stop, results):
     """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml rate_hz), full-size images."""
     import rclpy
+
     from xmodal_ros.qos import sensor_qos
     from xmodal_training.bench.messages import set_stamp, synthetic_message
     rclpy.init()
@@ -110,6 +111,7 @@ def _subscriber_proc(ready, measure, stop, results):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
+
     from xmodal_ros.qos import PREDICTION_QOS
     rclpy.init()
     node = rclpy.create_node('xmodal_bench_subscriber')
@@ -157,8 +159,9 @@ def _breakdown(stats):
 def _node_proc(variant, bundle, params, torch_run, torch_threads, ready, measure, stop, results):
     import rclpy
     from rclpy.executors import ExternalShutdownException
-    from xmodal_ros.diagnostics import FuseStats
+
     from xmodal_ros.allocator import keep_large_allocations
+    from xmodal_ros.diagnostics import FuseStats
     from xmodal_ros.executor import make_executor
     from xmodal_ros.fuse_node import FuseNode
     from xmodal_ros.model import FusionModel

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
 from xmodal_ros.sensors import SensorConfigError
-from xmodal_training.data.bagread import LABELS, BagError, label_names, open_bag, parse_label
+from xmodal_training.data.bagread import BagError, label_names, LABELS, open_bag, parse_label
 
 
 def main(args):

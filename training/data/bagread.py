@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from rosbags.rosbag2 import Reader
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import get_typestore, Stores
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
 from xmodal_ros.sensors import load_sensor_config

@@ -16,16 +16,16 @@ import json
 import math
 import multiprocessing
 import os
+from pathlib import Path
 import shutil
 import signal
 import tempfile
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.data.bagread import LABELS, BagError, bag_files, label_names, open_bag
+from xmodal_training.data.bagread import bag_files, BagError, label_names, LABELS, open_bag
 from xmodal_training.data.windows import sample_table, window_table
 
 FORMAT_VERSION = 2

@@ -113,8 +113,8 @@ class BagDataset(torch.utils.data.Dataset):
                     x[rows] = self._gather(b, s, idx[rows])
             result[s] = torch.from_numpy(x)
         result.update(
-            present=torch.from_numpy(self.present[bag][:, [self.sensors.index(s)
-                                                          for s in sensors]]),
+            present=torch.from_numpy(
+                self.present[bag][:, [self.sensors.index(s) for s in sensors]]),
             label=torch.from_numpy(self.label[idx]),
             phase=torch.from_numpy(self.phase[idx]),
             target=torch.from_numpy(self.target[idx]),

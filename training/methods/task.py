@@ -9,7 +9,6 @@ from torch import nn
 from torch.nn import functional as F
 
 
-
 class TaskModel(nn.Module):
     """Base of every method's model: the sensors it reads and the target scaling."""
 

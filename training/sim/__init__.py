@@ -9,8 +9,8 @@ episode.py  scripted episode, randomisation, ground truth: simulate_episode
 messages.py numpy -> ROS 2 messages (rosbags), offered QoS
 record.py   record_bag and `xmodal sim record`
 """
-from xmodal_training.sim.episode import (
-    DEFAULT_RATES, FINGER_JOINTS, PHASES, SOURCES, TARGETS, Episode, Stream, simulate_episode)
+from xmodal_training.sim.episode import (DEFAULT_RATES, Episode, FINGER_JOINTS, PHASES,
+                                         simulate_episode, SOURCES, Stream, TARGETS)
 from xmodal_training.sim.objects import CLASSES
 from xmodal_training.sim.record import record_bag
 

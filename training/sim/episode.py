@@ -25,23 +25,23 @@ Ground truth per label step (100 Hz): the phase (PHASES; 'squeeze' starts at the
 contact) and TARGETS, each HORIZON_S ahead: the mean normal force of the two pads on the object
 (N) and the object's height above where it rested (m).
 """
-import functools
 from dataclasses import dataclass, field
+import functools
 
 import mujoco
 import numpy as np
 
 from xmodal_ros.conversions import DEPTH_ENCODINGS
 from xmodal_training.sim.objects import CLASSES, object_class
-from xmodal_training.sim.scene import (
-    FINGER_TRAVEL, OPEN_Y, PAD_HALF, TIMESTEP, Sim, pad_surface_y)
-from xmodal_training.sim.sensors import (
-    TABLE_CONFORM_M, camera_readout, depth_readout, draw_finger_params, draw_imu_params,
-    finger_readout, footprint, imu_readout, pad_pressure, rib_snaps, taxel_points, wrist_ring)
+from xmodal_training.sim.scene import FINGER_TRAVEL, OPEN_Y, PAD_HALF, pad_surface_y, Sim, TIMESTEP
+from xmodal_training.sim.sensors import (camera_readout, depth_readout, draw_finger_params,
+                                         draw_imu_params, finger_readout, footprint, imu_readout,
+                                         pad_pressure, rib_snaps, TABLE_CONFORM_M, taxel_points,
+                                         wrist_ring)
 
 SOURCES = ('camera', 'depth', 'tactile', 'force', 'finger_joints', 'wrist_imu')
-DEFAULT_RATES = dict(camera=30.0, depth=30.0, tactile=100.0, force=500.0, finger_joints=100.0,
-                     wrist_imu=250.0)
+DEFAULT_RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0, 'finger_joints': 100.0,
+                 'wrist_imu': 250.0}
 FINGER_JOINTS = ('left_finger_joint', 'right_finger_joint')   # finger_joints columns, in order
 PHASES = ('approach', 'squeeze', 'lift', 'place', 'slide', 'release')
 TARGETS = ('grip_force_future', 'object_height_future')
@@ -90,31 +90,31 @@ def draw_params(cls, rng):
     scale = rng.uniform(0.96, 1.04)
     shade = rng.uniform(0.9, 1.1)
     yaw_range = 0.26 if cls.shape == 'box' else np.pi
-    return dict(
-        size=tuple(s * scale for s in cls.size),
-        mass=cls.mass * rng.uniform(0.9, 1.1),
-        friction=cls.friction * rng.uniform(0.9, 1.1),
-        rgb=tuple(np.clip(np.asarray(cls.rgb) * shade + rng.uniform(-0.04, 0.04, 3), 0, 1)),
-        table_rgb=tuple(np.array([0.6, 0.5, 0.38]) + rng.uniform(-0.06, 0.06, 3)),
-        light_pos=tuple(np.array([0.2, 0.3, 1.2]) + rng.uniform(-0.3, 0.3, 3) * [1, 1, 0.2]),
-        light_diffuse=(rng.uniform(0.5, 0.9),) * 3,
-        ambient=(rng.uniform(0.15, 0.4),) * 3,
-        object_xy=tuple(rng.uniform(-0.03, 0.03, 2)),
-        yaw=rng.uniform(-yaw_range, yaw_range),
-        perception_error=tuple(rng.normal(0.0, 0.0015, 2)),
-        start=(*rng.uniform(-0.08, 0.08, 2), rng.uniform(0.13, 0.17)),
-        grip_n=rng.uniform(10.0, 14.0),
-        slide_grip_n=rng.uniform(2.5, 4.0),
-        lift_m=rng.uniform(0.04, 0.06),
-        pace=rng.uniform(0.95, 1.05),
-        camera_noise=rng.uniform(1.0, 3.0),          # grey levels
-        depth_noise=rng.uniform(0.0015, 0.004),      # sigma = this * z^2 (m)
-        depth_dropout=rng.uniform(0.001, 0.01),
-        tactile_noise_kpa=rng.uniform(0.05, 0.15),
-        tactile_gain=rng.normal(1.0, 0.04),          # per-taxel gains are drawn later
-        force_noise_n=rng.uniform(0.02, 0.06),
-        torque_noise_nm=rng.uniform(0.001, 0.003),
-    )
+    return {
+        'size': tuple(s * scale for s in cls.size),
+        'mass': cls.mass * rng.uniform(0.9, 1.1),
+        'friction': cls.friction * rng.uniform(0.9, 1.1),
+        'rgb': tuple(np.clip(np.asarray(cls.rgb) * shade + rng.uniform(-0.04, 0.04, 3), 0, 1)),
+        'table_rgb': tuple(np.array([0.6, 0.5, 0.38]) + rng.uniform(-0.06, 0.06, 3)),
+        'light_pos': tuple(np.array([0.2, 0.3, 1.2]) + rng.uniform(-0.3, 0.3, 3) * [1, 1, 0.2]),
+        'light_diffuse': (rng.uniform(0.5, 0.9),) * 3,
+        'ambient': (rng.uniform(0.15, 0.4),) * 3,
+        'object_xy': tuple(rng.uniform(-0.03, 0.03, 2)),
+        'yaw': rng.uniform(-yaw_range, yaw_range),
+        'perception_error': tuple(rng.normal(0.0, 0.0015, 2)),
+        'start': (*rng.uniform(-0.08, 0.08, 2), rng.uniform(0.13, 0.17)),
+        'grip_n': rng.uniform(10.0, 14.0),
+        'slide_grip_n': rng.uniform(2.5, 4.0),
+        'lift_m': rng.uniform(0.04, 0.06),
+        'pace': rng.uniform(0.95, 1.05),
+        'camera_noise': rng.uniform(1.0, 3.0),          # grey levels
+        'depth_noise': rng.uniform(0.0015, 0.004),      # sigma = this * z^2 (m)
+        'depth_dropout': rng.uniform(0.001, 0.01),
+        'tactile_noise_kpa': rng.uniform(0.05, 0.15),
+        'tactile_gain': rng.normal(1.0, 0.04),          # per-taxel gains are drawn later
+        'force_noise_n': rng.uniform(0.02, 0.06),
+        'torque_noise_nm': rng.uniform(0.001, 0.003),
+    }
 
 
 class Script:
@@ -122,9 +122,9 @@ class Script:
 
     def __init__(self, cls, p):
         pace = p['pace']
-        self.t = {k: v * pace for k, v in dict(
-            descend=T_DESCEND, close=T_CLOSE, lift=T_LIFT, hold=T_HOLD, place=T_PLACE,
-            loosen=T_LOOSEN, slide=T_SLIDE, release=T_RELEASE, rise=T_RISE).items()}
+        self.t = {k: v * pace for k, v in {
+            'descend': T_DESCEND, 'close': T_CLOSE, 'lift': T_LIFT, 'hold': T_HOLD, 'place': T_PLACE,
+            'loosen': T_LOOSEN, 'slide': T_SLIDE, 'release': T_RELEASE, 'rise': T_RISE}.items()}
         rest_z = p['size'][2] if cls.shape == 'box' else p['size'][-1]
         half_width = p['size'][1] if cls.shape == 'box' else p['size'][0]
         self.target_xy = np.array(p['object_xy']) + p['perception_error']

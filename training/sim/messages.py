@@ -5,9 +5,9 @@ The QoS the recorder offers: one place that knows message layouts, for the recor
 writing bags (test fixtures, converters).
 """
 import numpy as np
-from rosbags.interfaces import (
-    Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
-from rosbags.typesys import Stores, get_typestore
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
+                                QosTime)
+from rosbags.typesys import get_typestore, Stores
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 _T = TYPESTORE.types

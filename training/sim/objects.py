@@ -55,9 +55,9 @@ class ObjectClass:
     rib_pitch_m: float = 0.006
 
 
-_HARD = dict(solref=(0.004, 1.0), solimp=(0.95, 0.99, 0.001, 0.5, 2))
-_MEDIUM = dict(solref=(0.008, 1.0), solimp=(0.9, 0.97, 0.002, 0.5, 2))
-_SOFT = dict(solref=(0.03, 1.0), solimp=(0.8, 0.95, 0.006, 0.5, 2))
+_HARD = {'solref': (0.004, 1.0), 'solimp': (0.95, 0.99, 0.001, 0.5, 2)}
+_MEDIUM = {'solref': (0.008, 1.0), 'solimp': (0.9, 0.97, 0.002, 0.5, 2)}
+_SOFT = {'solref': (0.03, 1.0), 'solimp': (0.8, 0.95, 0.006, 0.5, 2)}
 
 _BOX = (0.025, 0.025, 0.025)
 _BALL = (0.028,)

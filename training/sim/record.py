@@ -5,21 +5,20 @@ Episodes are laid end to end in simulated time, EPISODE_GAP_S apart (no messages
 each written as soon as it is simulated so memory holds one episode at most. Every message's bag
 log time equals its header stamp. Topics, types, frames and rates come from the sensor YAML.
 """
-import sys
-import time
 from collections import Counter
 from pathlib import Path
+import sys
+import time
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from tqdm import tqdm
 
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.sim.episode import (DURATION_S, FINGER_JOINTS, PHASES, TARGETS,
-                                         simulate_episode)
-from xmodal_training.sim.messages import (
-    LABEL_QOS, SENSOR_QOS, TYPESTORE, image_msg, imu_msg, joint_state_msg, label_msg, serialize,
-    wrench_msg)
+from xmodal_training.sim.episode import (DURATION_S, FINGER_JOINTS, PHASES, simulate_episode,
+                                         TARGETS)
+from xmodal_training.sim.messages import (image_msg, imu_msg, joint_state_msg, label_msg,
+                                          LABEL_QOS, SENSOR_QOS, serialize, TYPESTORE, wrench_msg)
 from xmodal_training.sim.objects import CLASSES
 
 EPISODE_GAP_S = 1.0
@@ -196,12 +195,12 @@ def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=No
     topics = {config[k].topic if k != 'labels' else config.labels['topic']: n
               for k, n in counts.items()}
     hw = kwargs.get('camera_hw')
-    return dict(out=str(out), storage=storage, episodes=done, interrupted=interrupted,
-                classes=dict(per_class), sensors=sensors, messages=topics,
-                bytes=sum(f.stat().st_size for f in out.rglob('*') if f.is_file()),
-                sim_seconds=done * DURATION_S, wall_seconds=time.perf_counter() - start,
-                resolution=f'{hw[1]}x{hw[0]}' if hw else '-',
-                depth_encoding=kwargs['depth_encoding'])
+    return {'out': str(out), 'storage': storage, 'episodes': done, 'interrupted': interrupted,
+            'classes': dict(per_class), 'sensors': sensors, 'messages': topics,
+            'bytes': sum(f.stat().st_size for f in out.rglob('*') if f.is_file()),
+            'sim_seconds': done * DURATION_S, 'wall_seconds': time.perf_counter() - start,
+            'resolution': f'{hw[1]}x{hw[0]}' if hw else '-',
+            'depth_encoding': kwargs['depth_encoding']}
 
 
 def summary_text(s):

@@ -13,8 +13,8 @@ One compiled model serves every episode: the object body carries one geom per pr
 paint, and moves the lights, so the offscreen renderers (EGL contexts, the slow part to create)
 live as long as the Sim.
 """
-import numpy as np
 import mujoco
+import numpy as np
 
 from xmodal_training.sim.objects import SHAPES
 

@@ -17,7 +17,6 @@ from statistics import NormalDist
 
 import numpy as np
 
-
 DEPTH_RANGE_M = (0.1, 1.5)      # readings outside are "no return" (REP-118 invalid)
 EDGE_JUMP_M = 0.02              # depth discontinuity that makes pixels flicker invalid
 TABLE_CONFORM_M = 0.0003
@@ -140,10 +139,10 @@ def finger_readout(raw, p, rng):
 
 def draw_finger_params(rng):
     """Per-episode encoder offsets and noise levels of the finger drives."""
-    return dict(finger_offset_m=rng.integers(-3, 4, 2) * ENCODER_STEP_M,
-                finger_vel_noise=rng.uniform(0.5e-3, 1.5e-3),          # m/s
-                finger_effort_noise=rng.uniform(0.03, 0.1),            # N
-                finger_effort_offset=rng.normal(0.0, 0.05, 2))         # N
+    return {'finger_offset_m': rng.integers(-3, 4, 2) * ENCODER_STEP_M,
+            'finger_vel_noise': rng.uniform(0.5e-3, 1.5e-3),          # m/s
+            'finger_effort_noise': rng.uniform(0.03, 0.1),            # N
+            'finger_effort_offset': rng.normal(0.0, 0.05, 2)}         # N
 
 
 # Wrist IMU (MEMS class, e.g. BMI088-like): MuJoCo's accelerometer, gyro and frame orientation on
@@ -154,12 +153,12 @@ def draw_imu_params(rng):
     tilt = rng.normal(0.0, np.radians(0.3), 3)                     # rotation vector, rad
     angle = np.linalg.norm(tilt)
     axis = tilt / angle if angle > 0 else np.array([0.0, 0.0, 1.0])
-    return dict(imu_mount_quat=(np.cos(angle / 2), *(np.sin(angle / 2) * axis)),
-                accel_bias=rng.normal(0.0, 0.03, 3),               # m/s^2
-                accel_noise=rng.uniform(0.015, 0.03),              # m/s^2 per sample
-                gyro_bias=rng.normal(0.0, 0.003, 3),               # rad/s
-                gyro_noise=rng.uniform(0.002, 0.004),              # rad/s per sample
-                orientation_noise=rng.uniform(0.001, 0.003))       # rad per sample
+    return {'imu_mount_quat': (np.cos(angle / 2), *(np.sin(angle / 2) * axis)),
+            'accel_bias': rng.normal(0.0, 0.03, 3),               # m/s^2
+            'accel_noise': rng.uniform(0.015, 0.03),              # m/s^2 per sample
+            'gyro_bias': rng.normal(0.0, 0.003, 3),               # rad/s
+            'gyro_noise': rng.uniform(0.002, 0.004),              # rad/s per sample
+            'orientation_noise': rng.uniform(0.001, 0.003)}       # rad per sample
 
 
 def _quat_mul(a, b):

@@ -1,7 +1,7 @@
 """depth: REP-118 depth images (sensor_msgs/msg/Image 32FC1 metres or 16UC1 millimetres)."""
 import numpy as np
 
-from xmodal_ros.conversions import DEPTH_ENCODINGS, ConversionError, image_to_array
+from xmodal_ros.conversions import ConversionError, DEPTH_ENCODINGS, image_to_array
 from xmodal_ros.kinds.base import Kind, positive_number
 from xmodal_ros.kinds.rgb import check_out_hw
 from xmodal_ros.preprocess import gather_taps

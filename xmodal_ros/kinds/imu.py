@@ -2,7 +2,7 @@
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
-from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+from xmodal_ros.kinds.base import check_vector, Kind, positive_int, positive_number
 from xmodal_ros.kinds.wrench import scaled_window
 
 

@@ -4,7 +4,7 @@ wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the n
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
-from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+from xmodal_ros.kinds.base import check_vector, Kind, positive_int, positive_number
 
 
 class WrenchKind(Kind):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from xmodal_training.methods.encoders import build_encoder
-from xmodal_training.methods.task import TaskModel, supervised_loss
+from xmodal_training.methods.task import supervised_loss, TaskModel
 
 
 class UnimodalModel(TaskModel):

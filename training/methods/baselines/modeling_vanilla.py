@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from xmodal_training.methods.encoders import build_encoder, token_count
-from xmodal_training.methods.task import TaskModel, supervised_loss
+from xmodal_training.methods.task import supervised_loss, TaskModel
 from xmodal_training.methods.transformer import Transformer
 
 

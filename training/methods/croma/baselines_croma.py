@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_training.methods.croma.modeling_croma import MetaLearner, classifier
+from xmodal_training.methods.croma.modeling_croma import classifier, MetaLearner
 
 
 def _batch(rng, n, size):

@@ -62,13 +62,13 @@ def cpu_scaled(**overrides):
     """
     Return the paper's config scaled for a 2-core CPU shared by several people (tests, smoke runs).
     """
-    values = dict(
-        width=256,                   # paper value kept
-        iterations=300,              # paper: 800
-        meta_batch=4,                # paper: 4/8/16 for 1/5/10 shots
-        pretrain_iterations=300,     # paper: 800
-        finetune_steps=60,           # ours: 100
-        eval_tasks=60,               # paper: 16 (more episodes: tighter confidence intervals)
-    )
+    values = {
+        'width': 256,                   # paper value kept
+        'iterations': 300,              # paper: 800
+        'meta_batch': 4,                # paper: 4/8/16 for 1/5/10 shots
+        'pretrain_iterations': 300,     # paper: 800
+        'finetune_steps': 60,           # ours: 100
+        'eval_tasks': 60,               # paper: 16 (more episodes: tighter confidence intervals)
+    }
     values.update(overrides)
     return CromaConfig(**values)

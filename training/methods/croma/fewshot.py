@@ -25,9 +25,9 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from xmodal_training.methods.croma import baselines_croma as baselines
-from xmodal_training.methods.croma.modeling_croma import (CromaModel, MetaLearner,
-                                                          adapt_classifier, classifier)
-from xmodal_training.methods.croma.processor_croma import EpisodeSampler, FewShotError, check_split
+from xmodal_training.methods.croma.modeling_croma import (adapt_classifier, classifier, CromaModel,
+                                                          MetaLearner)
+from xmodal_training.methods.croma.processor_croma import check_split, EpisodeSampler, FewShotError
 
 
 @dataclasses.dataclass

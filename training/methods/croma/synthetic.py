@@ -27,8 +27,8 @@ target term; the source term is the "source task level" of claim (1).
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 

@@ -15,8 +15,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from xmodal_training.methods.encoders import build_encoder, token_count
-from xmodal_training.methods.task import TaskModel, supervised_loss
-from xmodal_training.methods.transformer import Transformer, group_mask
+from xmodal_training.methods.task import supervised_loss, TaskModel
+from xmodal_training.methods.transformer import group_mask, Transformer
 
 
 class FeatureProjection(nn.Module):
