@@ -4,8 +4,9 @@ Start the fuse node on a ROS 2 install.
     ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [sensors:=FILE]
                                           [managed:=true]
 
-``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model bundle
-folder, overriding the parameter file (default: the file's, else the shipped models/default).
+``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model
+bundle folder, overriding the parameter file (default: the file's, else the shipped
+models/default).
 ``sensors``: the robot's sensors.yaml (topics, layouts), overriding the parameter file's
 ``sensors_config`` (default: the installed config/sensors.yaml).
 ``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set

@@ -81,9 +81,10 @@ def fusion_graph(n):
 
 def make_bundle(root, sensors=None, model_id='test-0001', config=CONFIG):
     """
-    Write the test bundle for ``sensors`` (default: all) of ``config`` (a SensorConfig) into ``root`` (created) and return its path.
+    Write the test bundle for ``sensors`` of ``config`` into ``root``; return its path.
 
-    Token channels follow the configuration's order.
+    ``sensors``: default all; ``config``: a SensorConfig; ``root`` is created. Token channels
+    follow the configuration's order.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

@@ -101,7 +101,11 @@ def subscribe():
 
 
 def profile_env(variables):
-    """Return this environment with ``PROFILE`` under ``variables`` and no other profile variable (none: Fast DDS's defaults)."""
+    """
+    Return this environment with ``PROFILE`` under ``variables``, no other profile variable.
+
+    No ``variables``: Fast DDS's defaults.
+    """
     env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
     env.update(dict.fromkeys(variables, str(PROFILE)))
     return env

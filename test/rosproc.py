@@ -187,7 +187,11 @@ class Driver:
             time.sleep(max(0.0, min(due.values(), default=t + 0.005) - time.monotonic()))
 
     def received(self, kind, t0_ns=0, t1_ns=float('inf')):
-        """(receive time ns, message) of ``kind`` ('predictions' or 'diagnostics') received in [t0_ns, t1_ns]."""
+        """
+        Return (receive time ns, message) of ``kind`` received in [t0_ns, t1_ns].
+
+        ``kind``: 'predictions' or 'diagnostics'.
+        """
         with self.lock:
             return [(t, m) for t, m in getattr(self, kind) if t0_ns <= t <= t1_ns]
 
@@ -199,5 +203,5 @@ class Driver:
 
 
 def values(msg):
-    """JointState prediction -> {name: position}."""
+    """Map a JointState prediction to {name: position}."""
     return dict(zip(msg.name, msg.position))

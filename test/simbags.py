@@ -40,14 +40,23 @@ def cache_env():
 
 
 def _needs(*modules):
-    """Skip the calling test where the training side is not installed (runtime-only installs still run the tests of this module that need no bags)."""
+    """
+    Skip the calling test where the training side is not installed.
+
+    Runtime-only installs still run the tests of this module that need no bags.
+    """
     for m in modules:
         pytest.importorskip(m, reason=f'needs {m} (the training side: pip install .[train])')
 
 
 @functools.cache
 def bags():
-    """{'a': camera+depth, 'b': tactile+force, 'test': every configured sensor (the two proprioceptive ones too, which the tiny runs never train on), unseen seeds} -> bag."""
+    """
+    Return the simulator bags by split: {'a', 'b', 'test'} -> bag.
+
+    'a': camera+depth, 'b': tactile+force, 'test': every configured sensor (the two proprioceptive
+    ones too, which the tiny runs never train on), unseen seeds.
+    """
     _needs('mujoco', 'rosbags', 'torch')
     from xmodal_training.sim.record import record_bag
     out = {}
@@ -69,7 +78,8 @@ def tiny_config(path=None, **blocks):
         spec['channels'] = [max(8, c // 2) for c in spec['channels']]
     cfg['unimodal'].update(epochs=10, pseudo_label_epochs=5, lr=0.003, batch_size=64,
                            warmup_steps=10)
-    small = {'d_model': 64, 'heads': 4, 'ff_mult': 2, 'lr': 0.002, 'batch_size': 64, 'warmup_steps': 10}
+    small = {'d_model': 64, 'heads': 4, 'ff_mult': 2, 'lr': 0.002, 'batch_size': 64,
+             'warmup_steps': 10}
     cfg['umi'].update(small, k_tokens=8, projection_layers=1, fusion_layers=1, epochs=8)
     cfg['vanilla'].update(small, layers=1, epochs=2)
     for block, values in blocks.items():

@@ -124,7 +124,8 @@ def test_sensor_missing_from_bundle_is_named(tmp_path):
 
 def test_tensorrt_engine_matches_onnxruntime(bundle, tmp_path):
     """Real TensorRT: FP16 engines built once, cached, and reloaded without a rebuild."""
-    pytest.importorskip('tensorrt', reason='TensorRT is not installed here (Jetson/GPU hosts only)')
+    pytest.importorskip('tensorrt',
+                        reason='TensorRT is not installed here (Jetson/GPU hosts only)')
     if not backends.gpu_name():
         pytest.skip('no CUDA GPU here')
     ref = FusionModel(bundle, backend='onnxruntime')

@@ -34,7 +34,7 @@ def _copy(bag, tmp_path):
 
 
 def _fails(bag, tmp_path, *parts, workers=0):
-    """Loading ``bag`` raises a BagError whose text holds ``parts``; no cache entry is left."""
+    """Check that loading ``bag`` raises a BagError holding ``parts`` and leaves no cache entry."""
     with pytest.raises(BagError) as err:
         BagDataset([bag], cache_dir=tmp_path / 'cache', workers=workers)
     text = str(err.value)

@@ -31,7 +31,7 @@ def info(capsys, bag):
 
 
 def rows(out):
-    """topic -> the table row's cells after the topic."""
+    """Map each topic to the table row's cells after the topic."""
     table = {}
     for line in out.splitlines():
         if line.startswith('/'):
@@ -81,7 +81,8 @@ def test_unlabelled_bag_with_a_mistyped_topic(tmp_path, capsys):
     assert rows(out)[TOPIC['tactile']][:2] == [TYPE['force'], '-']
     assert rows(out)[TOPIC['camera']][:4] == [TYPE['camera'], 'camera:rgb', '20', '30.3']
     assert 'sensors:  camera' in out and 'labels:   none' in out
-    assert f'problem:  {tmp_path / "bag"}: topic {TOPIC["tactile"]} has type {TYPE["force"]}' in out
+    assert (f'problem:  {tmp_path / "bag"}: topic {TOPIC["tactile"]} has type {TYPE["force"]}'
+            in out)
 
 
 def test_corrupt_bag(sim_bags, tmp_path, capsys):

@@ -61,7 +61,7 @@ def stamped_bag(tmp_path_factory):
 
 
 def _expected():
-    """The rule written out per instant: (episode, t ms) -> message numbers used."""
+    """Return the rule written out per instant: (episode, t ms) -> message numbers used."""
     cam, dep, tac, frc, lab = _streams()
     out = {}
     for ep in (0, 1):
@@ -230,7 +230,8 @@ def test_sensor_subsets_fill_zeros_and_present_false(sim, tmp_path):
     sample = ds[-1]
     assert {k: tuple(v.shape) for k, v in sample.items()} == {
         **{s: CONFIG[s].input_shape for s in SENSORS},
-        'present': (len(SENSORS),), 'label': (), 'phase': (), 'target': (2,), 'episode': (), 'index': ()}
+        'present': (len(SENSORS),), 'label': (), 'phase': (), 'target': (2,), 'episode': (),
+        'index': ()}
     assert {k: v.dtype for k, v in sample.items() if k not in SENSORS} == {
         'present': torch.bool, 'label': torch.int64, 'phase': torch.int64,
         'target': torch.float32, 'episode': torch.int64, 'index': torch.int64}

@@ -1,5 +1,9 @@
 """
-Full-size camera frames (640x480 rgb8, 30 Hz) over best-effort DDS between two processes arrive with the Fast DDS profile that xmodal_ros.dds.apply_dds_defaults sets (config/fastdds.xml under the variable this Fast DDS reads: 2.x FASTRTPS_..., 3 FASTDDS_...).
+Full-size camera frames cross best-effort DDS with the profile xmodal_ros.dds sets.
+
+Frames of 640x480 rgb8 at 30 Hz between two processes arrive with the Fast DDS profile that
+xmodal_ros.dds.apply_dds_defaults sets (config/fastdds.xml under the variable this Fast DDS reads:
+2.x FASTRTPS_..., 3 FASTDDS_...).
 
 Without it its 512 KiB shared-memory segment cannot carry them and most are lost (test/ddsframes.py
 measures both; README, "DDS").

@@ -1,4 +1,8 @@
-"""Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the runtime the robot uses, and clear refusals."""
+"""
+Export: per-sensor graphs + fusion graph that match PyTorch, and clear refusals.
+
+The graphs match PyTorch for every sensor subset through the runtime the robot uses.
+"""
 import shutil
 
 import numpy as np
@@ -87,7 +91,8 @@ def test_only_projection_plus_sum_methods_export(tmp_path, capsys):
 
 
 def test_parity_beyond_tolerance_is_an_error():
-    report = {'camera': {'probs': 2e-6, 'regression': 3e-4}, 'depth': {'probs': 0, 'regression': 0}}
+    report = {'camera': {'probs': 2e-6, 'regression': 3e-4},
+              'depth': {'probs': 0, 'regression': 0}}
     with pytest.raises(ExportError, match='camera'):
         _check(report, 1e-4, 'ONNX Runtime fp32')
     assert _check(report, 1e-3, 'ONNX Runtime fp32') == 3e-4

@@ -79,7 +79,12 @@ def _tampered(bundle, tmp_path):
 
 
 def test_managed_lifecycle(bundle, params, tmp_path):
-    """unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive -> unconfigured -> finalized, predicting only while active."""
+    """
+    Walk the managed lifecycle, predicting only while active.
+
+    unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive ->
+    unconfigured -> finalized.
+    """
     proc = start_fuse(params, bundle, managed=True)
     driver = Driver()
     try:
@@ -126,7 +131,7 @@ def test_managed_lifecycle(bundle, params, tmp_path):
 
 
 def _broken_bundles(bundle, root):
-    """name -> (bundle folder, the path the error must name)."""
+    """Map a name to (bundle folder, the path the error must name)."""
     cases = {'missing folder': (root / 'nowhere', root / 'nowhere')}
     no_manifest = shutil.copytree(bundle, root / 'no_manifest')
     (no_manifest / 'manifest.yaml').unlink()

@@ -1,4 +1,10 @@
-"""The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks the message alone): forced on this distribution in the node's process, it fuses every sensor and publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
+"""
+The node's one-argument subscription path, where rclpy hands callbacks the message alone.
+
+That is rclpy before Iron, e.g. Humble. Forced on this distribution in the node's process, the path
+fuses every sensor and publishes diagnostics as with MessageInfo, and no callback saw a
+MessageInfo.
+"""
 import os
 from pathlib import Path
 import re

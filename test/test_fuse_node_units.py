@@ -196,7 +196,12 @@ def test_snapshots_do_not_change_with_later_messages():
 
 
 def _configure(tmp_path, overrides, drop=(), model_factory=None, sensors=None):
-    """Return an in-process FuseNode on a six-sensor test bundle (or one of ``sensors``) with config/fuse.yaml plus ``overrides`` minus ``drop``: (configure result, error, node)."""
+    """
+    Return an in-process FuseNode on a six-sensor test bundle (or one of ``sensors``).
+
+    Its parameters: config/fuse.yaml plus ``overrides`` minus ``drop``. It returns (configure
+    result, error, node).
+    """
     import rclpy
     from rclpy.context import Context
     from rosproc import write_params
@@ -265,7 +270,11 @@ def _shutdown(node):
 
 
 def test_a_failed_encode_drops_the_sensor_and_shows_in_diagnostics(tmp_path):
-    """The node never fuses a sensor on tokens older than its newest input when that input could not be encoded, and /diagnostics says why."""
+    """
+    Check that no sensor is fused on tokens older than an input that could not be encoded.
+
+    /diagnostics says why.
+    """
     from rclpy.lifecycle import TransitionCallbackReturn
 
     from xmodal_ros import diagnostics

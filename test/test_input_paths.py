@@ -23,7 +23,7 @@ def sim_bag(tmp_path_factory):
 
 
 def node_messages(bag, config):
-    """sensor -> [(stamp ns, rclpy message)] in stamp order, deserialised by rclpy."""
+    """Map each sensor to [(stamp ns, rclpy message)] in stamp order, deserialised by rclpy."""
     topics = {config[s].topic: s for s in config.names}
     out = {s: [] for s in config.names}
     with Reader(bag) as reader:

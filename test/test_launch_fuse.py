@@ -69,7 +69,7 @@ def generate_test_description():
 class TestFuseNodeLife(unittest.TestCase):
 
     def test_transitions(self, proc_output):
-        """configure loads the bundle, then active, inactive, cleaned up, shut down."""
+        """Configure (loading the bundle), then activate, deactivate, clean up and shut down."""
         proc_output.assertWaitFor('configured: model test-0001', timeout=30)
         proc_output.assertWaitFor('active', timeout=10)
         proc_output.assertWaitFor('inactive', timeout=10)

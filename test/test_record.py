@@ -43,7 +43,7 @@ def raw_array(kind, msg):
 
 
 def read_bag(path):
-    """topic -> (log times, header stamps, frame ids, decoded messages)."""
+    """Map each topic to (log times, header stamps, frame ids, decoded messages)."""
     out = {}
     with Reader(path) as reader:
         for conn, t, raw in reader.messages():

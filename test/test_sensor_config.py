@@ -22,7 +22,11 @@ PACKAGE = yaml.safe_load(config_path('sensors.yaml').read_text())
 
 
 def edited(**changes):
-    """Return the package's sensors.yaml document with ``changes`` ({'sensor.key': value}; value None deletes the key) applied."""
+    """
+    Return the package's sensors.yaml document with ``changes`` applied.
+
+    ``changes``: {'sensor.key': value}; value None deletes the key.
+    """
     doc = yaml.safe_load(config_path('sensors.yaml').read_text())
     for dotted, value in changes.items():
         *parents, leaf = dotted.split('.')
@@ -114,7 +118,11 @@ def test_bundle_and_sensors_yaml_must_agree(tmp_path):
 
 
 def test_format_1_bundles_still_load(tmp_path):
-    """A bundle exported before sensor kinds (format_version 1: four fixed sensor names, tactile scale as scale_kpa) loads with the kinds those names had, and runs."""
+    """
+    Load a bundle exported before sensor kinds with the kinds its names had, and run it.
+
+    format_version 1: four fixed sensor names, tactile scale as scale_kpa.
+    """
     root = make_bundle(tmp_path / 'v1', sensors=('camera', 'depth', 'tactile', 'force'))
     manifest = load_bundle(root).manifest
     for s, entry in manifest['sensors'].items():

@@ -33,7 +33,7 @@ def times(stream):
 
 def window(ep, sensor, key0, key1, pad=0.05):
     """
-    Readings of ``sensor`` strictly inside the script interval [key0, key1] (+- pad s).
+    Return readings of ``sensor`` strictly inside the script interval [key0, key1] (+- pad s).
 
     A key is a script time's name or a time in s.
     """
@@ -260,7 +260,12 @@ def test_finger_joints_read_the_drive():
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_squeezing_a_soft_object_lets_the_fingers_close_further(seed):
-    """Force-limited fingers squeeze soft twins further (measured over seeds 0-7: foam 4.0-6.6 mm further than wood, rubber 6.3-8.1 mm further than steel)."""
+    """
+    Force-limited fingers squeeze soft twins further than their hard twins.
+
+    Measured over seeds 0-7: foam 4.0-6.6 mm further than wood, rubber 6.3-8.1 mm further than
+    steel.
+    """
     q = {c: end_of_squeeze(episode(seed, c, NO_IMAGES))[:, 0].mean()
          for c in ('red_foam_block', 'red_wood_block', 'blue_rubber_ball', 'blue_steel_ball')}
     assert q['red_foam_block'] - q['red_wood_block'] > 0.003

@@ -95,7 +95,9 @@ def test_bad_bags_fail_with_the_path(tmp_path, capsys):
 
 def unlabelled_sensors_yaml(path):
     """
-    Return the sensor YAML without its ground-truth topic: bags read through it are unlabelled.
+    Return the sensor YAML without its ground-truth topic.
+
+    Bags read through it are unlabelled.
     """
     sensors = yaml.safe_load(config_path('sensors.yaml').read_text())
     sensors.pop('labels')

@@ -90,7 +90,8 @@ def test_sum_is_order_independent_and_absent_sensors_add_nothing(cfg):
                                if s not in subset})
         zeros = dict(batch, **{s: torch.zeros_like(batch[s]) for s in SENSORS if s not in subset})
         a, b = m.predict(noisy), m.predict(zeros)
-        assert torch.equal(a['probs'], b['probs']) and torch.equal(a['regression'], b['regression'])
+        assert torch.equal(a['probs'], b['probs'])
+        assert torch.equal(a['regression'], b['regression'])
         with torch.no_grad():
             total, _ = m.tokens(batch)
         torch.testing.assert_close(total, sum(tokens[s] for s in subset), rtol=0, atol=1e-5)

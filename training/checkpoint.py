@@ -40,7 +40,9 @@ def save_run(run_dir, checkpoint, summary):
 
 def load_run(run_dir, map_location='cpu'):
     """
-    Return the checkpoint dict of a run folder, verified against run.json; RunError names the path.
+    Return the checkpoint dict of a run folder, verified against run.json.
+
+    RunError names the path.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -50,7 +50,11 @@ def schedule(sensors):
 
 
 def short(sensor):
-    """camera -> C, finger_joints -> FJ: initials, for the one-line-a-second display."""
+    """
+    Abbreviate a sensor name to its initials: camera -> C, finger_joints -> FJ.
+
+    For the one-line-a-second display.
+    """
     return ''.join(w[0] for w in sensor.split('_') if w).upper()
 
 
@@ -148,7 +152,9 @@ class Scoreboard:
 
     def accuracy(self, min_n=1):
         """
-        'C+D+T+F 93% (412)  C+D 80% (120) ...' for subsets with at least ``min_n`` predictions.
+        Return e.g. 'C+D+T+F 93% (412)  C+D 80% (120) ...'.
+
+        Subsets with at least ``min_n`` predictions.
         """
         rows = sorted(self.score.items(), key=lambda kv: (-len(kv[0]), kv[0]))
         return '  '.join(f'{"+".join(short(s) for s in k)} {100 * c / n:3.0f}% ({n})'

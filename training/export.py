@@ -115,9 +115,10 @@ def package_version():
 
 def copy_checkpoint(ckpt, out):
     """
-    The run's checkpoint into the bundle, byte for byte (its hash goes into the manifest's files).
+    Copy the run's checkpoint into the bundle, byte for byte.
 
-    The PyTorch-eager baseline of `xmodal bench fuse` loads it, the runtime never does.
+    Its hash goes into the manifest's files. The PyTorch-eager baseline of `xmodal bench fuse`
+    loads it, the runtime never does.
     """
     src = Path(ckpt['run_dir']) / CHECKPOINT
     shutil.copyfile(src, Path(out) / CHECKPOINT)

@@ -45,7 +45,7 @@ def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, senso
 def open_model_bags(bags, declarations, sensors_config=None, node_params=None, sample_hz=None,
                     where='the model'):
     """
-    The dataset of ``bags`` for a trained model.
+    Return the dataset of ``bags`` for a trained model.
 
     Its sensors (``declarations``: name -> {kind, input_shape, preprocess}) with their trained
     preprocessing, on the topics of ``sensors_config``.
@@ -68,8 +68,9 @@ def check_training_set(ds, sensors, config_path, need_all=False):
     for bag, have, n in zip(ds.bags, ds.bag_sensors, np.diff(ds.offsets)):
         extra = [s for s in have if s not in listed]
         if extra:
-            raise DataError(f'{bag}: records {", ".join(extra)}, which {config_path} does not list '
-                            f'(sensors: {list(sensors)}); add them there or train on other bags')
+            raise DataError(f'{bag}: records {", ".join(extra)}, which {config_path} does not '
+                            f'list (sensors: {list(sensors)}); add them there or train on other '
+                            'bags')
         if need_all and set(have) != listed:
             raise DataError(f'{bag}: records only {", ".join(have)}; the oracle trains on bags '
                             f'holding every sensor ({", ".join(sensors)}). Record such bags (e.g. '
@@ -85,12 +86,13 @@ def check_training_set(ds, sensors, config_path, need_all=False):
     recorded = {s for have in ds.bag_sensors for s in have}
     absent = [s for s in sensors if s not in recorded]
     if absent:
-        raise DataError(f'no bag records {", ".join(absent)}, which {config_path} lists; pass bags '
-                        f'that do, or remove it from `sensors` there (bags: {", ".join(ds.bags)})')
+        raise DataError(f'no bag records {", ".join(absent)}, which {config_path} lists; pass '
+                        f'bags that do, or remove it from `sensors` there (bags: '
+                        f'{", ".join(ds.bags)})')
 
 
 def real_inputs(ds, sensors, n):
-    """sensor -> (n, *shape) float32 inputs spread evenly over the samples that hold it."""
+    """Map each sensor to (n, *shape) float32 inputs spread evenly over the samples holding it."""
     out = {}
     for s in sensors:
         rows = np.flatnonzero(ds.present[ds.sample_bag, ds.sensors.index(s)])

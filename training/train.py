@@ -136,15 +136,18 @@ def save(out, ckpt, model, curves, seconds, ctx):
 
 def pretrained_stage1(path, cfg, ds):
     """
-    Return a finished unimodal/late run on exactly these bags: its encoders and pseudo-labels.
+    Return a finished unimodal/late run on exactly these bags.
+
+    The run provides the encoders and pseudo-labels.
     """
     ckpt = load_run(path)
     if ckpt['method'] not in ('unimodal', 'late'):
-        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late run')
+        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late '
+                       'run')
     if ckpt['data'] != fingerprint(ds):
-        raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels are '
-                       'keyed by sample, so --pretrained needs a run on the same bags, in the same '
-                       'order, at the same data.sample_hz')
+        raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels '
+                       'are keyed by sample, so --pretrained needs a run on the same bags, in the '
+                       'same order, at the same data.sample_hz')
     if ckpt['train_config']['encoders'] != cfg['encoders']:
         raise RunError(f'{path}: its encoders differ from the `encoders` of this config')
     return ckpt

@@ -41,7 +41,9 @@ class BackendError(RuntimeError):
 
 def default_cache_dir():
     """
-    Where TensorRT engines are cached: $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines.
+    Return where TensorRT engines are cached.
+
+    $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines.
     """
     env = os.environ.get('XMODAL_ENGINE_CACHE')
     if env:
@@ -79,14 +81,16 @@ def resolve_backend(name):
                                '(on Jetson it comes with JetPack: python3-libnvinfer; elsewhere '
                                '`pip install .[gpu]`); or set backend: onnxruntime')
         if not gpu_name():
-            raise BackendError('backend tensorrt: no CUDA GPU found (libcudart could not be loaded '
-                               'or reports no device); set backend: onnxruntime')
+            raise BackendError('backend tensorrt: no CUDA GPU found (libcudart could not be '
+                               'loaded or reports no device); set backend: onnxruntime')
     return name
 
 
 def ort_providers(available=None):
     """
-    Return the execution providers to ask ONNX Runtime for, best first, among those it offers here.
+    Return the execution providers to ask ONNX Runtime for, best first.
+
+    Only those it offers here.
     """
     if available is None:
         import onnxruntime as ort
@@ -257,7 +261,9 @@ def _trt_logger():
 def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_version=None,
                      device=None):
     """
-    File name of a graph's engine: what it was built from, with which TensorRT, for which GPU.
+    Return the file name of a graph's engine.
+
+    The name says what it was built from, with which TensorRT, for which GPU.
     """
     trt_version = trt_version or _trt().__version__
     device = device or gpu_name() or 'nogpu'
@@ -270,7 +276,7 @@ def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_v
 def build_engine(onnx_path, input_name, input_shape, *, cache_dir=None, fp16=True,
                  max_batch=DEFAULT_MAX_BATCH, workspace_bytes=1 << 30):
     """
-    Serialized TensorRT engine for an ONNX graph, from the cache or built (and cached) now.
+    Get the serialized TensorRT engine for an ONNX graph from the cache, or build (and cache) it.
 
     The engine accepts batches 1..``max_batch`` of ``input_shape`` (optimised for batch 1, the
     node's case). FP16 is requested with BuilderFlag.FP16 on TensorRT < 11; TensorRT 11 removed

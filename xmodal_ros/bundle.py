@@ -86,7 +86,12 @@ def sha256_file(path, chunk=1 << 20):
 
 
 def write_manifest(root, manifest, extra_files=()):
-    """Record the SHA-256 of every graph the manifest names and of ``extra_files`` (paths relative to ``root``, e.g. ``['checkpoint.pt']``), then write manifest.yaml."""
+    """
+    Record the SHA-256 of every graph and extra file, then write manifest.yaml.
+
+    The graphs the manifest names, and ``extra_files`` (paths relative to ``root``, e.g.
+    ``['checkpoint.pt']``).
+    """
     root = Path(root)
     names = [s['graph'] for s in manifest['sensors'].values()] + [manifest['fusion']['graph']]
     names += [str(n) for n in extra_files if str(n) not in names]

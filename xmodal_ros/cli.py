@@ -42,7 +42,8 @@ def build_parser():
     rec.add_argument('--depth-encoding', choices=['32FC1', '16UC1'], default=None,
                      help='REP-118 depth encoding, overriding the sensor YAML')
 
-    bag = sub.add_parser('bag', help='rosbag2 files').add_subparsers(dest='bag_verb', required=True)
+    bag = sub.add_parser('bag', help='rosbag2 files').add_subparsers(dest='bag_verb',
+                                                                     required=True)
     info = verb(bag, 'info', 'xmodal_training.data.baginfo:main',
                 'topics, types, counts, rates and label summary of a bag')
     info.add_argument('path')
@@ -144,7 +145,9 @@ def build_parser():
 
 def run_fuse(args):
     """
-    ``xmodal fuse``: the fuse node with parameters from a YAML file, no launch tooling needed.
+    Run ``xmodal fuse``: the fuse node with parameters from a YAML file.
+
+    No launch tooling needed.
     """
     from pathlib import Path
 

@@ -28,7 +28,9 @@ _HOST_BIG_ENDIAN = sys.byteorder == 'big'
 
 class ConversionError(ValueError):
     """
-    A message that cannot become an array; the text says what was found and what was expected.
+    A message that cannot become an array.
+
+    The text says what was found and what was expected.
     """
 
 

@@ -24,7 +24,7 @@ class LatencyWindow:
         self.count += 1
 
     def values(self):
-        """Samples still held, oldest first."""
+        """Return the samples still held, oldest first."""
         n = min(self.count, self._buf.size)
         start = self.count % self._buf.size if self.count > self._buf.size else 0
         return np.roll(self._buf[:n], -start)

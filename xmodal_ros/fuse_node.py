@@ -221,7 +221,8 @@ class FuseNode(LifecycleNode):
             head, dot, key = name.partition('.')
             if dot and head not in NOT_SENSORS:
                 blocks.setdefault(head, {})[key] = self._param(name)
-        extra = [s for s, b in blocks.items() if s not in bundle.sensors and b.get('enabled', True)]
+        extra = [s for s, b in blocks.items()
+                 if s not in bundle.sensors and b.get('enabled', True)]
         if extra:
             raise ValueError(
                 f'parameters name sensor(s) {", ".join(extra)}, which bundle {bundle.root} does '
@@ -397,10 +398,9 @@ class FuseNode(LifecycleNode):
 
     def _encode_failed(self, slot, reason):
         """
-        The newest input of ``slot`` could not be encoded.
+        Drop ``slot``'s older tokens: its newest input could not be encoded.
 
-        Its older tokens are dropped, so the sensor is not fused on them, and /diagnostics counts
-        and shows why.
+        So the sensor is not fused on them, and /diagnostics counts and shows why.
         """
         slot.tokens, slot.trace, slot.tokens_used = None, None, True
         self._liveness.encode_failed(slot.name, reason)
@@ -447,7 +447,7 @@ class FuseNode(LifecycleNode):
         self._maybe_tick('encoder')
 
     def live_sensors(self, now_ns):
-        """Enabled sensors whose newest message is within their timeout and that have tokens."""
+        """Return the enabled sensors with tokens and a newest message within their timeout."""
         return [s for s, slot in self._slots.items()
                 if slot.tokens is not None and self._liveness.is_live(s, now_ns)]
 
@@ -471,7 +471,7 @@ class FuseNode(LifecycleNode):
 
     def _tick(self, now, started_by):
         """
-        The fusion tick, then /diagnostics when due.
+        Run the fusion tick, then /diagnostics when due.
 
         Built right after a prediction went out, in the slack before the next due time, it never
         holds up a tick (it takes ~0.5 ms).

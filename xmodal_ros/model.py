@@ -39,7 +39,8 @@ class FusionModel:
         self.targets = self.bundle.targets
         self.sensors = names
         self.tokens_shape = (self.bundle.tokens_k, self.bundle.tokens_d)
-        opts = {'threads': threads, 'providers': providers, 'cache_dir': cache_dir, 'max_batch': max_batch}
+        opts = {'threads': threads, 'providers': providers, 'cache_dir': cache_dir,
+                'max_batch': max_batch}
         self._encoders = {}
         self._fusion = None
         try:

@@ -35,7 +35,9 @@ class ImageInput:
 
     def snapshot(self):
         """
-        Return the newest message's array (a view of its buffer, kept alive by it) and encoding.
+        Return the newest message's array and encoding.
+
+        The array is a view of the message's buffer, kept alive by it.
         """
         return self._latest
 

@@ -97,7 +97,9 @@ class SensorConfig:
 
 def make_spec(name, block, where='sensors'):
     """
-    Return a SensorSpec from one YAML block (dict); SensorConfigError naming ``where.name.key``.
+    Return a SensorSpec from one YAML block (dict).
+
+    Errors are SensorConfigErrors naming ``where.name.key``.
     """
     at = f'{where}.{name}'
     if not isinstance(block, dict):
@@ -139,7 +141,11 @@ def make_spec(name, block, where='sensors'):
 
 
 def parse_sensor_config(doc, path):
-    """The sensors.yaml document ``doc`` (already parsed) -> SensorConfig; errors name ``path``."""
+    """
+    Turn the sensors.yaml document ``doc`` (already parsed) into a SensorConfig.
+
+    Errors name ``path``.
+    """
     try:
         if not isinstance(doc, dict) or not isinstance(doc.get('sensors'), dict) \
                 or not doc['sensors']:
@@ -189,7 +195,9 @@ def load_sensor_config(path=None):
 
 def node_setting_defaults(spec):
     """
-    Return the fuse node's per-sensor settings for ``spec`` where its parameter file is silent.
+    Return the fuse node's per-sensor settings for ``spec``.
+
+    For where its parameter file is silent.
     """
     return {'enabled': True, **spec.kind.node_defaults}
 
@@ -211,9 +219,11 @@ def check_node_settings(name, settings, where):
 
 def load_node_settings(config, params_file=None, node_name='fuse_node'):
     """
-    Per-sensor node settings {name: {enabled, timeout, queue_depth, encode}} for the sensors of ``config`` from the fuse node's ROS parameter file (default config/fuse.yaml); a sensor the file does not mention gets its kind's defaults.
+    Return per-sensor node settings {name: {enabled, timeout, queue_depth, encode}}.
 
-    What the bag loader reads for freshness.
+    For the sensors of ``config``, from the fuse node's ROS parameter file (default
+    config/fuse.yaml); a sensor the file does not mention gets its kind's defaults. What the bag
+    loader reads for freshness.
     """
     path = Path(params_file or config_path('fuse.yaml'))
     try:
@@ -278,6 +288,11 @@ def declared_spec(name, declaration, config, where):
 
 
 def model_config(config, declarations, where):
-    """The SensorConfig of a trained model's sensors (``declarations``: name -> declaration, in the model's order), with ``config``'s topics and labels (``declared_spec``)."""
+    """
+    Return the SensorConfig of a trained model's sensors.
+
+    ``declarations``: name -> declaration, in the model's order; with ``config``'s topics and
+    labels (``declared_spec``).
+    """
     return dataclasses.replace(config, sensors={
         n: declared_spec(n, d, config, where) for n, d in declarations.items()})

@@ -74,7 +74,9 @@ def main(args):
 
 def _bag(tmp, args):
     """
-    Return the bag to measure and a description: ``--bag`` if given, else a fresh simulator bag.
+    Return the bag to measure and a description.
+
+    ``--bag`` if given, else a fresh simulator bag.
     """
     if getattr(args, 'bag', None):
         return args.bag, f'bag {args.bag}'

@@ -72,7 +72,11 @@ def _bench_specs(bundle, sensors_config=None):
 
 
 def _publisher_proc(bundle, ready, stop, results):
-    """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml rate_hz), full-size images."""
+    """
+    Publish every sensor of the bundle on its configured topic at its configured rate.
+
+    The rate is sensors.yaml's rate_hz; images are full-size.
+    """
     import rclpy
 
     from xmodal_ros.qos import sensor_qos
@@ -233,7 +237,7 @@ def _cpu_seconds(procs):
 
 def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None, params=None):
     """
-    Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers.
+    Run publisher, node and subscriber; return the node's, subscriber's and CPU numbers.
 
     ``params``: the node's parameter file (default config/fuse.yaml).
     """

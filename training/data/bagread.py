@@ -24,7 +24,11 @@ class BagError(ValueError):
 
 
 def topic_roles(config):
-    """role -> (topic, msg_type) of every configured sensor and, when configured, the labels."""
+    """
+    Map each role to (topic, msg_type).
+
+    The roles: every configured sensor and, when configured, the labels.
+    """
     config = load_sensor_config(config)
     roles = {n: (s.topic, s.msg_type) for n, s in config.sensors.items()}
     if config.labels:
@@ -145,15 +149,20 @@ class Bag:
             yield role, stamp, value
 
     def invalid(self, role, stamp, err):
-        """BagError for a message of ``role`` that cannot be converted (``err``)."""
+        """Return a BagError for a message of ``role`` that cannot be converted (``err``)."""
         return BagError(
-            f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} ns: '
-            f'{err}. Fix: record {role} as {self.config.path} describes it, or leave that topic '
-            'out of the sensor YAML (--config)')
+            f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} '
+            f'ns: {err}. Fix: record {role} as {self.config.path} describes it, or leave that '
+            'topic out of the sensor YAML (--config)')
 
 
 def parse_label(msg):
-    """JointState ground truth -> (position float64, (class index, class name, phase index, phase name, target names)); checks the documented layout."""
+    """
+    Parse JointState ground truth, checking the documented layout.
+
+    It returns (position float64, (class index, class name, phase index, phase name, target
+    names)).
+    """
     names = tuple(msg.name)
     position = np.asarray(msg.position, dtype=np.float64)
     ok = (len(names) == len(position) >= 3 and names[0] == 'episode'
@@ -218,7 +227,12 @@ def _storage(path):
 
 @contextlib.contextmanager
 def open_bag(path, config):
-    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to the sensors of ``config`` (a SensorConfig or sensors.yaml path); ``Bag.check`` raises what does not fit."""
+    """
+    Open ``path`` with its topics mapped to the sensors of ``config``.
+
+    ``path``: a rosbag2 folder or a bare .mcap/.db3; ``config``: a SensorConfig or a sensors.yaml
+    path. ``Bag.check`` raises what does not fit.
+    """
     path = Path(path)
     files = bag_files(path)
     if path.is_dir() and not (path / 'metadata.yaml').is_file():

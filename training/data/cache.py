@@ -142,7 +142,7 @@ def _worker_decode(path, config, start, stop):
 
 def _results(bag, ranges, config, pool, workers):
     """
-    Decoded ranges as they complete.
+    Yield decoded ranges as they complete.
 
     This process decodes too, taking ranges from the other end, so decoding starts while the
     workers start up; at most 2 * workers results wait.
@@ -175,7 +175,12 @@ def _build(path, dest, config, rule, pool, workers):
 
 
 def _stream(bag, tmp, config, pool, workers):
-    """Decode every message into preallocated files (image kinds: model inputs; windowed kinds: raw readings, <sensor>.readings.npy); returns the stamps per role, the label rows and the label name keys seen."""
+    """
+    Decode every message into preallocated files.
+
+    Image kinds: model inputs; windowed kinds: raw readings, <sensor>.readings.npy. It returns the
+    stamps per role, the label rows and the label name keys seen.
+    """
     counts = {role: bag.count(role) for role in bag.roles}
     files = {}
     for s in bag.sensors:

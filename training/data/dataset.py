@@ -8,8 +8,8 @@ shaped as its ``SensorSpec.input_shape`` (zeros where the bag lacks the sensor),
 where unknown), ``episode`` int64 (unique across the dataset) and ``index`` int64 (the sample's
 position, stable for a given bag list and settings).
 
-``batch(indices)`` builds a whole batch with a few array gathers per bag, without per-sample Python;
-``__getitem__`` is the same path for one index, for DataLoader use.
+``batch(indices)`` builds a whole batch with a few array gathers per bag, without per-sample
+Python; ``__getitem__`` is the same path for one index, for DataLoader use.
 """
 import dataclasses
 import operator
@@ -92,7 +92,7 @@ class BagDataset(torch.utils.data.Dataset):
 
     def batch(self, indices, sensors=None):
         """
-        Samples ``indices`` stacked along a first batch dimension, as one dict of tensors.
+        Return samples ``indices`` stacked along a first batch dimension, as one dict of tensors.
 
         ``sensors``: which sensors (and ``present`` columns), in that order (default: all).
         """
@@ -137,6 +137,6 @@ def _union(lists):
 
 
 def _remap(values, names, into):
-    """Indices into ``names`` -> indices into ``into``; -1 stays -1."""
+    """Map indices into ``names`` to indices into ``into``; -1 stays -1."""
     lookup = np.array([into.index(n) for n in names] + [-1], np.int64)
     return lookup[values]

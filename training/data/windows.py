@@ -107,5 +107,10 @@ def sample_table(streams, labels, rule, windows):
 
 
 def window_table(table, role, samples, length):
-    """Bag-order indices (len(samples), length) of the readings of windowed sensor ``role`` behind ``samples``, oldest first (xmodal_ros.window.window_rows on the stamp order)."""
+    """
+    Return bag-order indices (len(samples), length) of windowed sensor ``role``'s readings.
+
+    The readings behind ``samples``, oldest first (xmodal_ros.window.window_rows on the stamp
+    order).
+    """
     return table[f'{role}_order'][window_rows(table[role][samples], length)]

@@ -35,7 +35,9 @@ class ConfigError(ValueError):
 
 def method_config(method, train_cfg):
     """
-    Return the method's dataclass filled from its block of the training config (unknown keys fail).
+    Return the method's dataclass filled from its block of the training config.
+
+    Unknown keys fail.
     """
     cls, block, _ = METHODS[method]
     values = dict(train_cfg.get(block) or {})
@@ -81,10 +83,10 @@ def subset_rule(sensors):
 def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,
                 target_std=None):
     """
-    A fresh model for ``method``; ``sensors``.
+    Return a fresh model for ``method``.
 
-    The model's sensors in order, name -> {'kind', 'input_shape'}; encoders by kind from the
-    config's ``encoders`` block.
+    ``sensors``: the model's sensors in order, name -> {'kind', 'input_shape'}; encoders by kind
+    from the config's ``encoders`` block.
     """
     shapes = {s: tuple(v['input_shape']) for s, v in sensors.items()}
     try:

@@ -98,7 +98,7 @@ def _caps(cap, dims):
 
 
 def build_encoder(input_shape, spec):
-    """Encoder for one sensor from its resolved ``spec`` (``resolve_encoders``)."""
+    """Build the encoder for one sensor from its resolved ``spec`` (``resolve_encoders``)."""
     return FAMILIES[spec['family']](input_shape[0], list(spec['channels']),
                                     list(spec['strides']), _pool(input_shape, spec))
 

@@ -29,7 +29,11 @@ class TaskModel(nn.Module):
 
 
 def masked_mse(pred, target):
-    """Mean squared error over the known entries of ``target`` (NaN = unknown, as the dataset gives targets a bag does not record)."""
+    """
+    Mean squared error over the known entries of ``target``.
+
+    NaN = unknown, as the dataset gives targets a bag does not record.
+    """
     known = ~target.isnan()
     if not known.any():
         return pred.new_zeros(())

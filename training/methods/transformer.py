@@ -19,7 +19,11 @@ class SelfAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x, allowed=None):
-        """``allowed`` (k, k) bool: query i may attend key j (I_ij of Eq. 2); None = all."""
+        """
+        Attend over the tokens, query i to key j where ``allowed`` (k, k) bool says so.
+
+        ``allowed`` is I_ij of Eq. 2; None = all.
+        """
         b, k, d = x.shape
         q, key, v = self.qkv(x).view(b, k, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, key, v, attn_mask=allowed,

@@ -40,8 +40,8 @@ from xmodal_training.sim.sensors import (camera_readout, depth_readout, draw_fin
                                          wrist_ring)
 
 SOURCES = ('camera', 'depth', 'tactile', 'force', 'finger_joints', 'wrist_imu')
-DEFAULT_RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0, 'finger_joints': 100.0,
-                 'wrist_imu': 250.0}
+DEFAULT_RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0,
+                 'finger_joints': 100.0, 'wrist_imu': 250.0}
 FINGER_JOINTS = ('left_finger_joint', 'right_finger_joint')   # finger_joints columns, in order
 PHASES = ('approach', 'squeeze', 'lift', 'place', 'slide', 'release')
 TARGETS = ('grip_force_future', 'object_height_future')
@@ -118,13 +118,18 @@ def draw_params(cls, rng):
 
 
 class Script:
-    """Scripted gantry and finger commands for one episode (stateful: the finger set-point moves at a limited speed)."""
+    """
+    Scripted gantry and finger commands for one episode.
+
+    Stateful: the finger set-point moves at a limited speed.
+    """
 
     def __init__(self, cls, p):
         pace = p['pace']
         self.t = {k: v * pace for k, v in {
-            'descend': T_DESCEND, 'close': T_CLOSE, 'lift': T_LIFT, 'hold': T_HOLD, 'place': T_PLACE,
-            'loosen': T_LOOSEN, 'slide': T_SLIDE, 'release': T_RELEASE, 'rise': T_RISE}.items()}
+            'descend': T_DESCEND, 'close': T_CLOSE, 'lift': T_LIFT, 'hold': T_HOLD,
+            'place': T_PLACE, 'loosen': T_LOOSEN, 'slide': T_SLIDE, 'release': T_RELEASE,
+            'rise': T_RISE}.items()}
         rest_z = p['size'][2] if cls.shape == 'box' else p['size'][-1]
         half_width = p['size'][1] if cls.shape == 'box' else p['size'][0]
         self.target_xy = np.array(p['object_xy']) + p['perception_error']
@@ -184,7 +189,9 @@ def _schedule(rate_hz, n_steps):
 
 class Tactile:
     """
-    Taxel pressure images (rows, pads*cols) kPa from the pads' contacts with object and table.
+    Taxel pressure images (rows, pads*cols), kPa.
+
+    From the pads' contacts with object and table.
     """
 
     def __init__(self, sim, rows, cols):
@@ -242,7 +249,11 @@ def _sim(camera_hw, depth_hw):
 
 
 def _check_args(seed, sources, rates, camera_hw, depth_hw, depth_encoding, tactile_rc):
-    """Validated (rates with defaults filled in, camera_hw, depth_hw, tactile_rc)."""
+    """
+    Validate the arguments.
+
+    It returns (rates with defaults filled in, camera_hw, depth_hw, tactile_rc).
+    """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
     if isinstance(sources, str):

@@ -27,7 +27,9 @@ def header(stamp_ns, frame_id):
 
 def image_msg(array, encoding, stamp_ns, frame_id):
     """
-    (H, W[, C]) array -> sensor_msgs/msg/Image, little-endian, rows packed (step = W*C*bytes).
+    Make a sensor_msgs/msg/Image of an (H, W[, C]) array.
+
+    Little-endian, rows packed (step = W*C*bytes).
     """
     arr = np.ascontiguousarray(array)
     if arr.dtype.byteorder == '>':

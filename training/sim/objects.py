@@ -7,16 +7,16 @@ force/torque sensor feels mass (weight while lifted) and friction (drag while th
 the object). Twins are identical in everything but one property, so the sensors listed as blind
 (vision = camera and depth) cannot separate them:
 
-| class             | shape    | colour | stiff  | mu   | kg   | texture | twin (blind sensors)    |
-|-------------------|----------|--------|--------|------|------|---------|-------------------------|
-| red_foam_block    | box      | red    | soft   | 0.9  | 0.03 | smooth  | red_wood (vision)       |
-| red_wood_block    | box      | red    | hard   | 0.5  | 0.09 | smooth  | red_foam (vision)       |
-| green_wood_block  | box      | green  | hard   | 0.5  | 0.09 | smooth  | red_wood (touch,force)  |
-| blue_rubber_ball  | sphere   | blue   | soft   | 1.0  | 0.12 | smooth  | blue_steel (vision)     |
-| blue_steel_ball   | sphere   | blue   | hard   | 0.3  | 0.25 | smooth  | blue_rubber (vision)    |
-| grey_steel_ball   | sphere   | grey   | hard   | 0.3  | 0.25 | smooth  | blue_steel (touch,force)|
-| yellow_smooth_can | cylinder | yellow | medium | 0.4  | 0.20 | smooth  | ribbed (vision, force)  |
-| yellow_ribbed_can | cylinder | yellow | medium | 0.4  | 0.20 | ribbed  | smooth (vision, force)  |
+| class             | shape    | colour | stiff  | mu  | kg   | texture | twin (blind sensors)    |
+|-------------------|----------|--------|--------|-----|------|---------|-------------------------|
+| red_foam_block    | box      | red    | soft   | 0.9 | 0.03 | smooth  | red_wood (vision)       |
+| red_wood_block    | box      | red    | hard   | 0.5 | 0.09 | smooth  | red_foam (vision)       |
+| green_wood_block  | box      | green  | hard   | 0.5 | 0.09 | smooth  | red_wood (touch,force)  |
+| blue_rubber_ball  | sphere   | blue   | soft   | 1.0 | 0.12 | smooth  | blue_steel (vision)     |
+| blue_steel_ball   | sphere   | blue   | hard   | 0.3 | 0.25 | smooth  | blue_rubber (vision)    |
+| grey_steel_ball   | sphere   | grey   | hard   | 0.3 | 0.25 | smooth  | blue_steel (touch,force)|
+| yellow_smooth_can | cylinder | yellow | medium | 0.4 | 0.20 | smooth  | ribbed (vision, force)  |
+| yellow_ribbed_can | cylinder | yellow | medium | 0.4 | 0.20 | ribbed  | smooth (vision, force)  |
 
 (stiff: MuJoCo contact softness; mu: sliding friction; kg: mass; each +-10 % per episode.)
 

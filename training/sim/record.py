@@ -30,7 +30,7 @@ SIM_PADS = 2
 
 
 def parse_resolution(text):
-    """'WxH' -> (height, width)."""
+    """Parse 'WxH' into (height, width)."""
     try:
         w, h = (int(v) for v in text.lower().split('x'))
     except ValueError:
@@ -86,7 +86,11 @@ def sim_sources(config, sensors, resolution=None, depth_encoding=None):
 
 
 def episode_start_ns(index):
-    """Simulated time of episode ``index``'s t = 0: after a gap, then one gap between episodes."""
+    """
+    Return the simulated time of episode ``index``'s t = 0.
+
+    The first episode starts after a gap, then one gap lies between episodes.
+    """
     return round((EPISODE_GAP_S + index * (DURATION_S + EPISODE_GAP_S)) * 1e9)
 
 
@@ -150,12 +154,14 @@ def write_episode(writer, connections, episode, index, config, sources):
 def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=None,
                config=None, resolution=None, depth_encoding=None, progress=False):
     """
-    Simulate ``episodes`` episodes (episode i: seed + i, class classes[(seed + i) % len]) and write them to a new rosbag2 folder ``out``; returns a summary dict.
+    Simulate ``episodes`` episodes and write them to a new rosbag2 folder ``out``.
 
-    sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to
-    the simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb
-    and depth sensors, overriding the sensor YAML. A KeyboardInterrupt stops after the episode
-    being written and still closes a valid bag (summary['interrupted'] is then True).
+    Episode i: seed + i, class classes[(seed + i) % len]. It returns a summary dict.
+
+    sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to the
+    simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb and
+    depth sensors, overriding the sensor YAML. A KeyboardInterrupt stops after the episode being
+    written and still closes a valid bag (summary['interrupted'] is then True).
     """
     out = Path(out)
     if out.exists():

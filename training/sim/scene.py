@@ -230,7 +230,9 @@ class Sim:
 
     def renderer(self, sensor):
         """
-        Return the reusable Renderer for 'camera' (RGB) or 'depth' (metres), created on first use.
+        Return the reusable Renderer for 'camera' (RGB) or 'depth' (metres).
+
+        Created on first use.
         """
         if sensor not in self._renderers:
             h, w = self.camera_hw if sensor == 'camera' else self.depth_hw
@@ -247,7 +249,11 @@ class Sim:
 
     def configure(self, cls, size, mass, friction, rgb, table_rgb, light_pos, light_diffuse,
                   ambient, imu_quat=(1.0, 0.0, 0.0, 0.0)):
-        """Set every per-episode model parameter (all of them, so nothing leaks between episodes) and reset the state."""
+        """
+        Set every per-episode model parameter and reset the state.
+
+        All of them, so nothing leaks between episodes.
+        """
         m = self.model
         for shape, g in self.object_geoms.items():
             on = shape == cls.shape

@@ -34,7 +34,7 @@ def gaussian_like(shape, rng):
 
 
 def camera_readout(rgb, noise, rng):
-    """Rendered uint8 RGB + Gaussian read noise of ``noise`` grey levels."""
+    """Render uint8 RGB with Gaussian read noise of ``noise`` grey levels."""
     lut = np.rint(_GAUSS_LUT * noise).astype(np.int16)
     out = lut[rng.integers(0, 256, rgb.shape, dtype=np.uint8)]
     out += rgb
@@ -43,7 +43,7 @@ def camera_readout(rgb, noise, rng):
 
 def depth_readout(metres, encoding, noise, dropout, rng):
     """
-    Rendered z-depth (m) -> REP-118 image.
+    Render z-depth (m) as a REP-118 image.
 
     Range limits, depth-squared noise, invalid pixels flickering along depth edges and at random
     (NaN in 32FC1, 0 in 16UC1).
@@ -172,11 +172,11 @@ def _quat_mul(a, b):
 
 def imu_readout(quat_wxyz, gyro, accel, p, rng):
     """
-    True orientation (N, 4 w, x, y, z, in the world).
+    Turn the true IMU motion into (N, 10) readings with noise.
 
-    Angular velocity and specific force (N, 3, IMU frame) -> (N, 10) readings [qx, qy, qz, qw, wx,
-    wy, wz, ax, ay, az] with noise: the orientation estimate jitters by a small random rotation,
-    the rates and accelerations carry bias and white noise.
+    True orientation (N, 4 w, x, y, z, in the world), angular velocity and specific force (N, 3,
+    IMU frame) -> readings [qx, qy, qz, qw, wx, wy, wz, ax, ay, az]: the orientation estimate
+    jitters by a small random rotation, the rates and accelerations carry bias and white noise.
     """
     n = len(quat_wxyz)
     half = rng.standard_normal((n, 3)) * (p['orientation_noise'] / 2)

@@ -89,10 +89,10 @@ def positive_number(params, key, where):
 
 def check_vector(values, limit, what):
     """
-    A reading vector must be finite.
+    Check that a reading vector is finite, representable in float32 and within ``limit``.
 
-    Representable in float32 and within ``limit`` (the physically plausible magnitude of the kind);
-    ConversionError saying which bound failed.
+    ``limit``: the physically plausible magnitude of the kind. ConversionError says which bound
+    failed.
     """
     if not np.isfinite(values).all():
         raise ConversionError(f'{what} holds non-finite values {values.tolist()}')

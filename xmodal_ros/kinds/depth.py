@@ -37,7 +37,7 @@ class DepthKind(Kind):
 
     def preprocess(self, arr, encoding, params):
         """
-        The range test alone rejects invalid pixels (NaN compares false).
+        Reject invalid pixels by the range test alone (NaN compares false).
 
         So the taps are never rewritten with NaN first: 0.52 -> 0.31 ms per 640x480 32FC1 frame,
         same output.

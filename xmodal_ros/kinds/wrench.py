@@ -1,5 +1,7 @@
 """
-wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the newest readings.
+wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped).
+
+A window of the newest readings.
 """
 import numpy as np
 

@@ -1,5 +1,9 @@
 """
-Vanilla multimodal transformer (Gabeur et al. [9]) adapted to unseen modality interaction as in the paper (Sec. 6): each sensor's tokens are linearly projected to d* and tagged with a modality embedding, all sensors' tokens are concatenated, and a missing sensor is replaced by its own series of learnable tokens.
+Vanilla multimodal transformer (Gabeur et al. [9]) adapted to unseen modality interaction.
+
+As in the paper (Sec. 6): each sensor's tokens are linearly projected to d* and tagged with a
+modality embedding, all sensors' tokens are concatenated, and a missing sensor is replaced by its
+own series of learnable tokens.
 
 It must learn cross-modal correspondences, which modality-incomplete training data never shows it:
 the baseline UMI is meant to beat.

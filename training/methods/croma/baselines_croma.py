@@ -24,7 +24,11 @@ def _batch(rng, n, size):
 
 
 def pretrain_alignment(model, data, cfg, rng, classify=False):
-    """Non-episodic Adam on L_align over random pair batches (+ source cross-entropy over all meta-training classes when ``classify``: align + classify)."""
+    """
+    Pretrain with non-episodic Adam on L_align over random pair batches.
+
+    With ``classify``, plus source cross-entropy over all meta-training classes (align + classify).
+    """
     params = [{'params': model.encoder_parameters(), 'lr': cfg.align_lr}]
     if classify:
         params.append({'params': model.classifier.parameters(), 'lr': cfg.classifier_lr})

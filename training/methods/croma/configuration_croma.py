@@ -1,5 +1,7 @@
 """
-Hyperparameters of CROMA (meta-alignment; Liang et al., "Cross-Modal Generalization: Learning in Low Resource Modalities via Meta-Alignment").
+Hyperparameters of CROMA (meta-alignment; Liang et al.).
+
+The paper: "Cross-Modal Generalization: Learning in Low Resource Modalities via Meta-Alignment".
 
 Defaults are the appendix's Tables 3-5 (identical across its three experiments except the text to
 speech classifier rate, 1e-4). Values the tables do not give are marked "not stated" with our
@@ -60,7 +62,9 @@ class CromaConfig:
 
 def cpu_scaled(**overrides):
     """
-    Return the paper's config scaled for a 2-core CPU shared by several people (tests, smoke runs).
+    Return the paper's config scaled for a 2-core CPU shared by several people.
+
+    For tests and smoke runs.
     """
     values = {
         'width': 256,                   # paper value kept

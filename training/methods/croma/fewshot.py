@@ -163,8 +163,9 @@ def summary(accs):
 
 def compare(data, cfg, shots_list, make_encoders, methods=None, episodes=None, seed=0, log=print):
     """
-    Train each method (meta-learned ones once per shot count) and evaluate all of them on the same ``episodes`` (default cfg.eval_tasks) per shot count.
+    Train each method and evaluate all of them on the same episodes per shot count.
 
+    Meta-learned methods train once per shot count; ``episodes`` defaults to cfg.eval_tasks.
     Returns {method: {shots: {'accs', 'mean', 'ci', 'train_s'}}}.
     """
     methods = list(methods or METHODS)

@@ -135,7 +135,7 @@ class CromaModel(nn.Module):
 
 def adapt_classifier(head, z, y, steps, lr, create_graph):
     """
-    MAML's inner loop.
+    Run MAML's inner loop.
 
     ``steps`` SGD steps of rate ``lr`` on the task's support loss, returning the adapted parameters
     (differentiable w.r.t. the initial ones when ``create_graph``; first-order otherwise).
@@ -152,7 +152,10 @@ def adapt_classifier(head, z, y, steps, lr, create_graph):
 
 class MetaLearner:
     """
-    MAML over N-way K-shot episodes of one modality's labelled pool (the source for CROMA, the target for the within-modality oracle), with an optional alignment term per task.
+    MAML over N-way K-shot episodes of one modality's labelled pool.
+
+    The pool is the source's for CROMA, the target's for the within-modality oracle; an optional
+    alignment term is added per task.
 
     ``inputs``: that modality's inputs (tensor, N x ...); ``sampler``: an EpisodeSampler over its
     meta-training classes; ``pairs``: (PairPool, source labels, source inputs, target inputs) or
@@ -192,12 +195,12 @@ class MetaLearner:
                                         cfg.inner_steps, cfg.meta_lr, not cfg.first_order)
                 loss = F.cross_entropy(functional_call(model.classifier, fast, (zq,)),
                                        torch.as_tensor(ep.query_y))
-                total["query"] += float(loss.detach()) / batch
+                total['query'] += float(loss.detach()) / batch
                 if pairs is not None and train_encoders:
                     ps, pt = self._pairs(pairs, ep.classes, rng)
                     align = model(pair_source=ps, pair_target=pt)['alignment']
                     loss = loss + cfg.align_weight * align
-                    total["alignment"] += float(align.detach()) / batch
+                    total['alignment'] += float(align.detach()) / batch
                 (loss / batch).backward()
             opt.step()
             if log is not None:

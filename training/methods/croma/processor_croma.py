@@ -274,9 +274,9 @@ def weak_pairing_separate(source_x, target_x, anchors, n_clusters=0, seed=0):
 
 def require_sensor(sensor, recorded, role):
     """
-    ``recorded``: bag -> sensors it holds.
+    Fail, naming the bags, if none of them records ``sensor``.
 
-    Fails naming the bags if none records ``sensor``.
+    ``recorded``: bag -> sensors it holds.
     """
     if not any(sensor in s for s in recorded.values()):
         listing = '; '.join(f'{b}: {",".join(sorted(s)) or "none"}' for b, s in recorded.items())

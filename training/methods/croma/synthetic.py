@@ -306,7 +306,11 @@ main = run
 
 
 def add_arguments(p):
-    """Return the arguments of `xmodal fewshot synthetic` (the same lines belong in xmodal_ros/cli.py)."""
+    """
+    Add the arguments of `xmodal fewshot synthetic` to ``p``.
+
+    The same lines belong in xmodal_ros/cli.py.
+    """
     p.add_argument('--out', required=True, help='folder for synthetic.png/.md/.json')
     p.add_argument('--seeds', type=int, default=SEEDS, help=f'seeds (default {SEEDS}, >= 10)')
     p.add_argument('--quick', action='store_true', help='a coarse n_align grid (smoke run)')
@@ -316,5 +320,5 @@ def add_arguments(p):
 
 
 if __name__ == '__main__':
-    sys.exit(run(add_arguments(argparse.ArgumentParser(description=__doc__.strip().split('\n')[0]))
-                 .parse_args()))
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
+    sys.exit(run(add_arguments(parser).parse_args()))

@@ -25,7 +25,7 @@ def make_problem(alignment='strong', n_classes=40, n_test=10, per_class=40, pair
                  source_dim=32, target_dim=24, spread=0.8, target_noise=0.3, key_noise=0.3,
                  nuisance=2.0, n_nuisance=8,
                  weak_pairs=4000, seed=0):
-    """FewShotData with classes 0..n_classes-n_test-1 for meta-training, the rest held out."""
+    """Return FewShotData: classes 0..n_classes-n_test-1 for meta-training, the rest held out."""
     rng = np.random.default_rng(seed)
     mu = rng.normal(0.0, 1.0, (n_classes, latent))
     a_s = rng.normal(0.0, 1.0 / np.sqrt(latent), (latent, source_dim))

@@ -1,10 +1,11 @@
 """
 Unseen Modality Interaction (UMI): feature projection, summation, dual-branch prediction.
 
-Each sensor's encoder tokens F_m are projected to k* tokens of width d* that mean the same thing for
-every sensor, so the tokens of whichever sensors are present can simply be added (Sec. 4). The sum
-goes through transformer layers whose attention is split into two groups of k*/2 tokens (Eq. 2):
-one group predicts the ground truth, the other the unimodal pseudo-labels; inference averages them.
+Each sensor's encoder tokens F_m are projected to k* tokens of width d* that mean the same thing
+for every sensor, so the tokens of whichever sensors are present can simply be added (Sec. 4). The
+sum goes through transformer layers whose attention is split into two groups of k*/2 tokens (Eq.
+2): one group predicts the ground truth, the other the unimodal pseudo-labels; inference averages
+them.
 
 The sensor half (``SensorTokens``) and the fusion half (``DualBranchHead``) are separate modules
 because the robot runs them separately: each sensor is encoded when its message arrives, and the
@@ -184,9 +185,9 @@ class UMIModel(TaskModel):
 
     def fuse(self, total):
         """
-        Summed tokens -> the robot's outputs.
+        Map summed tokens to the robot's outputs.
 
-        branch-averaged probabilities and regression in physical units. This is the exported fusion
+        Branch-averaged probabilities and regression in physical units. This is the exported fusion
         graph.
         """
         logits, regression = self.head(total)

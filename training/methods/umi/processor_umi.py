@@ -14,7 +14,12 @@ from torch.nn import functional as F
 
 
 class PseudoLabelRecorder:
-    """Sums of each sensor's predictions per dataset index (``index`` keys them, stable across epochs), filled from the training forward passes of the recorded epochs."""
+    """
+    Sums of each sensor's predictions per dataset index.
+
+    ``index`` keys them, stable across epochs; filled from the training forward passes of the
+    recorded epochs.
+    """
 
     def __init__(self, n_samples, sensors, n_classes, n_targets):
         self.sensors = list(sensors)
