@@ -1,10 +1,26 @@
-"""Start the fuse node on a ROS 2 install.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Start the fuse node on a ROS 2 install.
 
     ros2 launch xmodal_ros fuse.launch.py [params:=FILE] [bundle:=DIR] [sensors:=FILE]
                                           [managed:=true]
 
-``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model bundle
-folder, overriding the parameter file (default: the file's, else the shipped models/default).
+``params``: ROS 2 parameter file (default: the installed config/fuse.yaml). ``bundle``: model
+bundle folder, overriding the parameter file (default: the file's, else the shipped
+models/default).
 ``sensors``: the robot's sensors.yaml (topics, layouts), overriding the parameter file's
 ``sensors_config`` (default: the installed config/sensors.yaml).
 ``managed:=true``: start unconfigured and wait for lifecycle transitions (``ros2 lifecycle set
@@ -25,11 +41,11 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironment
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 
-from xmodal_ros.dds import PROFILE_VARIABLES, apply_dds_defaults
+from xmodal_ros.dds import apply_dds_defaults, PROFILE_VARIABLES
 
 
 def _profile(context):
-    """The profile variables the node's Fast DDS reads, as xmodal_ros.dds chooses them."""
+    """Return the profile variables the node's Fast DDS reads, as xmodal_ros.dds chooses them."""
     env = dict(os.environ)
     apply_dds_defaults(env)
     return [SetEnvironmentVariable(v, env[v]) for v in PROFILE_VARIABLES.values() if v in env]

@@ -1,4 +1,19 @@
-"""GPU check: AMP training, export, TensorRT engines, ONNX Runtime GPU parity, timings.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+GPU check: AMP training, export, TensorRT engines, ONNX Runtime GPU parity, timings.
 
     scripts/gpu_check_prepare.sh     here: real sim samples -> data/gpu_check/samples.npz
     scripts/gpu_check.sh             on the CUDA machine, with data/gpu_check carried along
@@ -13,11 +28,11 @@ is reported as SKIPPED with the reason.
 import argparse
 import json
 import math
+from pathlib import Path
 import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -28,9 +43,9 @@ FP16_TOL = 1e-2
 
 def prepare(args):
     """Decode ``--bags`` (A, B, held-out) into float16 arrays: a few MB that travel."""
-    import yaml
-
     from xmodal_training.loading import open_bags
+
+    import yaml
     with open(ROOT / 'config' / 'train_fusion.yaml') as f:
         hz = yaml.safe_load(f)['data']['sample_hz']
     train = open_bags(args.train, sample_hz=hz)
@@ -99,14 +114,15 @@ def median_ms(fn, runs=100, sync=None):
 def run(args):
     import onnxruntime as ort
     import torch
-    import yaml
 
     from xmodal_ros import backends
     from xmodal_ros.model import FusionModel
     from xmodal_training.checkpoint import load_run, save_run
-    from xmodal_training.export import FP32_TOL, export_run, parity
+    from xmodal_training.export import export_run, FP32_TOL, parity
     from xmodal_training.loop import Context
     from xmodal_training.train import target_stats, train_on_stage1, train_unimodal
+
+    import yaml
 
     t_start = time.time()
     skipped, timings = [], []
@@ -237,7 +253,7 @@ def run(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     sub = p.add_subparsers(dest='verb', required=True)
     pr = sub.add_parser('prepare')
     pr.add_argument('--train', nargs='+', required=True, help='split A and split B bags')

@@ -1,17 +1,34 @@
-"""Per-sensor graphs + fusion graph vs. one graph with a sensor-presence mask, at batch 1 on ONNX
-Runtime CPU (one thread, as the live node runs it). The numbers behind training/export.py's choice.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Per-sensor graphs + fusion graph vs. one graph with a sensor-presence mask.
+
+At batch 1 on ONNX Runtime CPU (one thread, as the live node runs it). The numbers behind
+training/export.py's choice.
 
     .venv/bin/python scripts/measure_layout.py --model RUN [--runs 300]
 """
 import argparse
-import tempfile
 from pathlib import Path
+import tempfile
 
+from gpu_check import median_ms  # this folder: the scripts' one timing helper
 import numpy as np
 import onnxruntime as ort
 import torch
 
-from gpu_check import median_ms          # this folder: the scripts' one timing helper
 from xmodal_ros.backends import ort_session_options
 from xmodal_training.checkpoint import load_run, rebuild
 from xmodal_training.export import _Fusion, _onnx
@@ -32,7 +49,7 @@ class SingleGraph(torch.nn.Module):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     p.add_argument('--model', required=True)
     p.add_argument('--runs', type=int, default=300)
     args = p.parse_args()

@@ -2,7 +2,8 @@
 # Sets up (or refreshes) a venv with everything xmodal_ros needs on a machine without ROS 2:
 # the package (editable), torch (CPU), MuJoCo, rosbags, ONNX Runtime and ROS 2 from PyPI wheels,
 # pinned per distribution in setup.py. XMODAL_ROS_DISTRO=jazzy (default, .venv/) or kilted
-# (.venv-kilted/); XMODAL_LINT=1 adds the ament linters (test_flake8.py, test_pep257.py).
+# (.venv-kilted/); XMODAL_LINT=1 adds the ament linters (test_flake8.py, test_pep257.py; .ci/run
+# sets it).
 # Idempotent: a second run only re-checks, unless setup.py or this script changed. A venv that
 # holds another distribution's wheels is made anew (two distributions never share one).
 set -euo pipefail

@@ -1,13 +1,30 @@
-"""Small real rosbag2 files for the bag-reading tests: hand-stamped ones built with the simulator's
-message helpers, and the corruptions users meet (cut files, garbage, lost metadata)."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Small real rosbag2 files for the bag-reading tests.
+
+hand-stamped ones built with the simulator's message helpers, and the corruptions users meet (cut
+files, garbage, lost metadata).
+"""
 from pathlib import Path
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from xmodal_training.data.bagread import topic_roles
-from xmodal_training.sim.messages import (TYPESTORE, image_msg, label_msg, serialize,
-                                          wrench_msg)
+from xmodal_training.sim.messages import image_msg, label_msg, serialize, TYPESTORE, wrench_msg
 
 ROLES = topic_roles(None)            # the package's config/sensors.yaml
 TOPIC = {role: topic for role, (topic, _) in ROLES.items()}
@@ -33,7 +50,7 @@ def write_bag(path, messages, storage='mcap', custom=None):
 
 
 def camera_frame(value):
-    """A frame whose red channel is ``value`` (so a sample shows which frame it holds)."""
+    """Return a frame whose red channel is ``value`` (so a sample shows which frame it holds)."""
     img = np.zeros((*HW, 3), np.uint8)
     img[..., 0] = value
     return img

@@ -1,4 +1,19 @@
-"""A small but real model bundle for tests, made with onnx.helper (no torch, no training).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A small but real model bundle for tests, made with onnx.helper (no torch, no training).
 
 Every graph runs in ONNX Runtime like an exported one, and the outputs say exactly which sensors'
 tokens reached the fusion head, so node tests can check the live-subset logic end to end:
@@ -9,12 +24,12 @@ tokens reached the fusion head, so node tests can check the live-subset logic en
   ``on/<sensor>`` are 1 for the sensors in the sum and ``mean/<sensor>`` their input means;
   ``probs`` = softmax of a fixed linear map of it over three classes.
 """
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper, TensorProto
 
 from xmodal_ros.bundle import write_manifest
 from xmodal_ros.sensors import load_sensor_config
@@ -79,8 +94,12 @@ def fusion_graph(n):
 
 
 def make_bundle(root, sensors=None, model_id='test-0001', config=CONFIG):
-    """Write the test bundle for ``sensors`` (default: all) of ``config`` (a SensorConfig) into
-    ``root`` (created) and return its path. Token channels follow the configuration's order."""
+    """
+    Write the test bundle for ``sensors`` of ``config`` into ``root``; return its path.
+
+    ``sensors``: default all; ``config``: a SensorConfig; ``root`` is created. Token channels
+    follow the configuration's order.
+    """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     names = config.names

@@ -1,5 +1,23 @@
-"""Session-wide test environment: one DDS domain per run, discovery kept on loopback; test
-modules of the offline side skipped, with the reason, where its dependencies are not installed."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Session-wide test environment.
+
+One DDS domain per run, discovery kept on loopback; test modules of the offline side skipped, with
+the reason, where its dependencies are not installed.
+"""
 import os
 import tempfile
 
@@ -37,7 +55,7 @@ def pytest_configure(config):
 
 
 def _missing_optional(exc):
-    """The OPTIONAL module whose absence caused ``exc`` (walking its causes), else None."""
+    """Return the OPTIONAL module whose absence caused ``exc`` (walking its causes), else None."""
     while exc is not None:
         if isinstance(exc, ModuleNotFoundError) and exc.name:
             root = exc.name.split('.')[0]
@@ -68,7 +86,8 @@ def _module(parent, path):
 
 
 def _wrap(outcome, parent, path):
-    """Collect every plain test module as a GuardedModule.
+    """
+    Collect every plain test module as a GuardedModule.
 
     launch_testing's collection hook imports each test module to look for a launch test and lets
     any error escape, which fails the whole directory ("collected 0 items / 1 error"); here such

@@ -1,4 +1,19 @@
-"""Full-size camera frames over best-effort DDS: how many of N sent frames arrive.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Full-size camera frames over best-effort DDS: how many of N sent frames arrive.
 
 A publisher and a subscriber, each its own process (as a camera driver and the fuse node are),
 exchange 640x480 rgb8 images (900 KiB) at 30 Hz with REP-2003 sensor-data QoS (best effort), the
@@ -12,11 +27,11 @@ prints one line per run. Used by test_dds_frames.py; the README's numbers come f
 """
 import argparse
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / 'config' / 'fastdds.xml'
@@ -27,8 +42,11 @@ WIDTH, HEIGHT, RATE_HZ = 640, 480, 30.0
 
 
 def distro():
-    """ROS distribution of this rclpy: ROS_DISTRO on installs, else told by the PyPI wheel's
-    rclpy version (7.x Jazzy, 9.x Kilted)."""
+    """
+    ROS distribution of this rclpy.
+
+    ROS_DISTRO on installs, else told by the PyPI wheel's rclpy version (7.x Jazzy, 9.x Kilted).
+    """
     if os.environ.get('ROS_DISTRO'):
         return os.environ['ROS_DISTRO']
     from importlib.metadata import PackageNotFoundError, version
@@ -97,15 +115,18 @@ def subscribe():
 
 
 def profile_env(variables):
-    """This environment with ``PROFILE`` under ``variables`` and no other profile variable
-    (none: Fast DDS's defaults)."""
+    """
+    Return this environment with ``PROFILE`` under ``variables``, no other profile variable.
+
+    No ``variables``: Fast DDS's defaults.
+    """
     env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
     env.update(dict.fromkeys(variables, str(PROFILE)))
     return env
 
 
 def measure(frames, env):
-    """How many of ``frames`` arrive, publisher and subscriber both run with ``env``."""
+    """Return how many of ``frames`` arrive, publisher and subscriber both run with ``env``."""
     cmd = [sys.executable, str(Path(__file__).resolve())]
     sub = subprocess.Popen(cmd + ['sub'], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
@@ -126,7 +147,7 @@ def measure(frames, env):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     parser.add_argument('role', nargs='?', choices=('pub', 'sub', 'compare'), default='compare')
     parser.add_argument('--frames', type=int, default=150)
     parser.add_argument('--repeats', type=int, default=2)

@@ -1,9 +1,26 @@
-"""`xmodal fuse` with the node's subscription callbacks taking the message alone, as rclpy calls
-them before Iron (Humble: no MessageInfo). Run by test_fuse_node_message_only.py on a newer
-distribution to exercise that path; prints how many messages the node took, and with what."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal fuse` with the node's subscription callbacks taking the message alone.
+
+As rclpy calls them before Iron (Humble: no MessageInfo). Run by test_fuse_node_message_only.py on
+a newer distribution to exercise that path; prints how many messages the node took, and with what.
+"""
 import atexit
-import sys
 from pathlib import Path
+import sys
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from xmodal_ros import cli, fuse_node  # noqa: E402

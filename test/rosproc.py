@@ -1,4 +1,19 @@
-"""Test helpers: start the fuse node as a real process, and drive it from a real rclpy node.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Test helpers: start the fuse node as a real process, and drive it from a real rclpy node.
 
 ``start_fuse`` runs ``xmodal fuse`` (the real CLI) in a subprocess with a parameter file written
 from a dict. ``Driver`` owns its own rclpy Context in the test process (never the global one, and
@@ -6,16 +21,15 @@ never forked): a node that publishes sensor messages and records what the fuse n
 spun by a background thread.
 """
 import os
+from pathlib import Path
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
-import yaml
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image, JointState
@@ -25,6 +39,8 @@ from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
 from xmodal_ros.sensors import load_sensor_config, message_class
 from xmodal_training.bench.messages import synthetic_message
 
+import yaml
+
 CONFIG = load_sensor_config()            # the package's config/sensors.yaml: six sensors
 SENSORS = CONFIG.names
 
@@ -32,8 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_params(path, overrides, drop=()):
-    """A fuse_node parameter file: config/fuse.yaml with ``overrides`` (dotted keys) applied and
-    the blocks or keys named in ``drop`` removed."""
+    """
+    Return a fuse_node parameter file.
+
+    config/fuse.yaml with ``overrides`` (dotted keys) applied and the blocks or keys named in
+    ``drop`` removed.
+    """
     with open(ROOT / 'config' / 'fuse.yaml') as f:
         doc = yaml.safe_load(f)
     params = doc['fuse_node']['ros__parameters']
@@ -97,7 +117,7 @@ def image(encoding, array, stamp_ns):
 
 
 def valid_message(sensor, stamp_ns, level=0.5, size=(96, 128), config=CONFIG):
-    """A well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
+    """Return a well-formed message for the configured ``sensor`` (whatever its kind), stamped."""
     msg = synthetic_message(config[sensor], level, size)
     set_stamp(msg.header, stamp_ns)
     return msg
@@ -158,7 +178,8 @@ class Driver:
         return False
 
     def run(self, duration, rates, level=0.5, extra=None):
-        """Publish valid messages of the sensors in ``rates`` (Hz) for ``duration`` seconds.
+        """
+        Publish valid messages of the sensors in ``rates`` (Hz) for ``duration`` seconds.
 
         ``extra(t)`` may return [(sensor, msg)] to publish additionally at each step.
         """
@@ -180,8 +201,11 @@ class Driver:
             time.sleep(max(0.0, min(due.values(), default=t + 0.005) - time.monotonic()))
 
     def received(self, kind, t0_ns=0, t1_ns=float('inf')):
-        """(receive time ns, message) of ``kind`` ('predictions' or 'diagnostics') received in
-        [t0_ns, t1_ns]."""
+        """
+        Return (receive time ns, message) of ``kind`` received in [t0_ns, t1_ns].
+
+        ``kind``: 'predictions' or 'diagnostics'.
+        """
         with self.lock:
             return [(t, m) for t, m in getattr(self, kind) if t0_ns <= t <= t1_ns]
 
@@ -193,5 +217,5 @@ class Driver:
 
 
 def values(msg):
-    """JointState prediction -> {name: position}."""
+    """Map a JointState prediction to {name: position}."""
     return dict(zip(msg.name, msg.position))

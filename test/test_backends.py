@@ -1,11 +1,28 @@
-"""Runtime model and inference backends on a real (small) bundle in real ONNX Runtime; the
-TensorRT path where TensorRT and a GPU exist."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Runtime model and inference backends on a real (small) bundle in real ONNX Runtime.
+
+The TensorRT path where TensorRT and a GPU exist.
+"""
 import shutil
 
+from bundles import CLASSES, K, make_bundle, SENSORS, TARGETS
 import numpy as np
 import pytest
 
-from bundles import CLASSES, K, SENSORS, TARGETS, make_bundle
 from xmodal_ros import backends
 from xmodal_ros.bundle import BundleError
 from xmodal_ros.model import FusionModel
@@ -93,9 +110,9 @@ def test_engine_cache_key_names_model_tensorrt_and_gpu(bundle, tmp_path):
     assert key.startswith('camera-') and 'trt10.3.0' in key and 'NVIDIA-Orin-nvgpu' in key
     assert key == backends.engine_cache_key(bundle / 'camera.onnx', trt_version='10.3.0',
                                             device='NVIDIA Orin (nvgpu)')
-    for other in (dict(trt_version='10.4.0', device='NVIDIA Orin (nvgpu)'),
-                  dict(trt_version='10.3.0', device='NVIDIA H100'),
-                  dict(trt_version='10.3.0', device='NVIDIA Orin (nvgpu)', fp16=False)):
+    for other in ({'trt_version': '10.4.0', 'device': 'NVIDIA Orin (nvgpu)'},
+                  {'trt_version': '10.3.0', 'device': 'NVIDIA H100'},
+                  {'trt_version': '10.3.0', 'device': 'NVIDIA Orin (nvgpu)', 'fp16': False}):
         assert backends.engine_cache_key(bundle / 'camera.onnx', **other) != key
     changed = tmp_path / 'camera.onnx'
     shutil.copy(bundle / 'camera.onnx', changed)
@@ -121,7 +138,8 @@ def test_sensor_missing_from_bundle_is_named(tmp_path):
 
 def test_tensorrt_engine_matches_onnxruntime(bundle, tmp_path):
     """Real TensorRT: FP16 engines built once, cached, and reloaded without a rebuild."""
-    pytest.importorskip('tensorrt', reason='TensorRT is not installed here (Jetson/GPU hosts only)')
+    pytest.importorskip('tensorrt',
+                        reason='TensorRT is not installed here (Jetson/GPU hosts only)')
     if not backends.gpu_name():
         pytest.skip('no CUDA GPU here')
     ref = FusionModel(bundle, backend='onnxruntime')

@@ -1,6 +1,23 @@
-"""Every kind of bad bag ends in one BagError naming the file, the problem and the fix, and never
-leaves a cache entry (complete or partial) behind, whether the decoding ran here, in a worker
-process, or was cut short by Ctrl-C."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Every kind of bad bag ends in one BagError naming the file, the problem and the fix.
+
+Never leaves a cache entry (complete or partial) behind, whether the decoding ran here, in a worker
+process, or was cut short by Ctrl-C.
+"""
 import dataclasses
 import multiprocessing
 import shutil
@@ -8,10 +25,10 @@ import signal
 import threading
 import time
 
+from bagfixtures import (camera, cut_in_half, force, garbage, MS, storage_file, tactile, TOPIC,
+                         TYPE, write_bag)
 import pytest
 
-from bagfixtures import (MS, TOPIC, TYPE, camera, cut_in_half, force, garbage, storage_file,
-                         tactile, write_bag)
 from xmodal_training.data.bagread import BagError
 from xmodal_training.data.cache import cache_root
 from xmodal_training.data.dataset import BagDataset
@@ -31,7 +48,7 @@ def _copy(bag, tmp_path):
 
 
 def _fails(bag, tmp_path, *parts, workers=0):
-    """Loading ``bag`` raises a BagError whose text holds ``parts``; no cache entry is left."""
+    """Check that loading ``bag`` raises a BagError holding ``parts`` and leaves no cache entry."""
     with pytest.raises(BagError) as err:
         BagDataset([bag], cache_dir=tmp_path / 'cache', workers=workers)
     text = str(err.value)
@@ -104,9 +121,9 @@ def test_none_of_the_configured_topics(tmp_path):
 
 
 @pytest.mark.parametrize('change, found', [
-    (lambda m: dict(step=m.width * 3 - 1), 'step 47 is smaller'),
-    (lambda m: dict(data=m.data[:-16]), 'image data holds 560 bytes'),
-    (lambda m: dict(height=m.height + 1), 'step*height'),
+    (lambda m: {'step': m.width * 3 - 1}, 'step 47 is smaller'),
+    (lambda m: {'data': m.data[:-16]}, 'image data holds 560 bytes'),
+    (lambda m: {'height': m.height + 1}, 'step*height'),
 ])
 def test_image_size_or_step_does_not_match_its_data(tmp_path, change, found):
     msgs = _frames()
@@ -129,8 +146,11 @@ def test_message_bytes_that_are_not_cdr(tmp_path):
 
 
 def test_ctrl_c_while_decoding(sim_bags, tmp_path):
-    """A real SIGINT to this thread once the cache files exist: KeyboardInterrupt, no entry left,
-    worker processes gone."""
+    """
+    A real SIGINT to this thread once the cache files exist.
+
+    KeyboardInterrupt, no entry left, worker processes gone.
+    """
     bags = cache_root(tmp_path / 'cache')
     main, done = threading.main_thread().ident, threading.Event()
 

@@ -1,12 +1,29 @@
-"""`xmodal bag info` on simulator bags (both storage formats, sensor subsets), an unlabelled bag, a
-bag with a mistyped topic and a corrupt one."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal bag info` on simulator bags (both storage formats, sensor subsets), an unlabelled bag.
+
+A bag with a mistyped topic and a corrupt one.
+"""
 import shutil
 
+from bagfixtures import camera, cut_in_half, force, MS, TOPIC, TYPE, write_bag
 import pytest
 
-from bagfixtures import MS, TOPIC, TYPE, camera, cut_in_half, force, write_bag
-from xmodal_ros.sensors import load_sensor_config
 from xmodal_ros import cli
+from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.sim.objects import CLASSES
 from xmodal_training.sim.record import record_bag
 
@@ -28,7 +45,7 @@ def info(capsys, bag):
 
 
 def rows(out):
-    """topic -> the table row's cells after the topic."""
+    """Map each topic to the table row's cells after the topic."""
     table = {}
     for line in out.splitlines():
         if line.startswith('/'):
@@ -78,7 +95,8 @@ def test_unlabelled_bag_with_a_mistyped_topic(tmp_path, capsys):
     assert rows(out)[TOPIC['tactile']][:2] == [TYPE['force'], '-']
     assert rows(out)[TOPIC['camera']][:4] == [TYPE['camera'], 'camera:rgb', '20', '30.3']
     assert 'sensors:  camera' in out and 'labels:   none' in out
-    assert f'problem:  {tmp_path / "bag"}: topic {TOPIC["tactile"]} has type {TYPE["force"]}' in out
+    assert (f'problem:  {tmp_path / "bag"}: topic {TOPIC["tactile"]} has type {TYPE["force"]}'
+            in out)
 
 
 def test_corrupt_bag(sim_bags, tmp_path, capsys):

@@ -1,6 +1,24 @@
-"""CROMA (meta-alignment): the margin loss against a hand computation, weak pairing on constructed
-clusters, the episode sampler's split guarantees and errors, the appendix §11.2 claims on a small
-seeded run, and a short meta-learning run that must beat target-only learning at 5 shots."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+CROMA (meta-alignment).
+
+The margin loss against a hand computation, weak pairing on constructed clusters, the episode
+sampler's split guarantees and errors, the appendix §11.2 claims on a small seeded run, and a short
+meta-learning run that must beat target-only learning at 5 shots.
+"""
 import argparse
 import math
 
@@ -9,11 +27,12 @@ import pytest
 import torch
 
 from xmodal_training.methods.croma import fewshot, synthetic
-from xmodal_training.methods.croma.configuration_croma import CromaConfig, cpu_scaled
+from xmodal_training.methods.croma.configuration_croma import cpu_scaled, CromaConfig
 from xmodal_training.methods.croma.modeling_croma import margin_ranking_loss
-from xmodal_training.methods.croma.processor_croma import (
-    EpisodeSampler, FewShotError, PairPool, check_split, kmeans, n_clusters_for, require_sensor,
-    strong_pairs, weak_pairing, weak_pairing_separate)
+from xmodal_training.methods.croma.processor_croma import (check_split, EpisodeSampler,
+                                                           FewShotError, kmeans, n_clusters_for,
+                                                           PairPool, require_sensor, strong_pairs,
+                                                           weak_pairing, weak_pairing_separate)
 from xmodal_training.methods.croma.toydata import make_encoders, make_problem
 
 

@@ -1,21 +1,39 @@
-"""A robot with sensors the project never shipped, brought in by YAML alone: a 24x40 thermal
-array (kind grid, 32FC1, 20 Hz) and an arm's joint states (kind joints, position + velocity of
-two named joints among others, 50 Hz). Bags written by a small writer here record each sensor
-apart (modality-incomplete), then: train, evaluate every subset, export with its parity check,
-and fuse live in the node, with no code change anywhere."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A robot with sensors the project never shipped, brought in by YAML alone.
+
+A 24x40 thermal array (kind grid, 32FC1, 20 Hz) and an arm's joint states (kind joints, position +
+velocity of two named joints among others, 50 Hz). Bags written by a small writer here record each
+sensor apart (modality-incomplete), then: train, evaluate every subset, export with its parity
+check, and fuse live in the node, with no code change anywhere.
+"""
 import json
 import time
 
+from bagfixtures import write_bag
 import numpy as np
 import pytest
-import yaml
-
-from bagfixtures import write_bag
 from rosproc import Driver, start_fuse, stop, values
 from simbags import tiny_config, xmodal
+
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.sim.messages import image_msg, joint_state_msg, label_msg
+
+import yaml
 
 CLASSES, PHASES, TARGETS = ('cold', 'warm', 'hot'), ('idle', 'busy'), ('load',)
 SENSORS_YAML = {
@@ -39,8 +57,12 @@ EPISODE_MS, GAP_MS = 1500, 1000
 
 
 def episode_messages(index, cls, sensors, rng):
-    """One episode's messages: the thermal array's mean temperature and the arm's swing speed
-    both tell the class (noisily), so either sensor alone and both together can learn it."""
+    """
+    Return one episode's messages.
+
+    The thermal array's mean temperature and the arm's swing speed both tell the class (noisily),
+    so either sensor alone and both together can learn it.
+    """
     t0 = GAP_MS + index * (EPISODE_MS + GAP_MS)
     msgs = []
     if 'thermal' in sensors:
@@ -119,7 +141,7 @@ def test_custom_sensors_train_evaluate_export_and_fuse_live(robot):
         preds = [m for _, m in driver.received('predictions', start + int(0.8e9))]
         assert len(preds) > 10
         assert all(values(m)['live/thermal'] == values(m)['live/arm'] == 1.0 for m in preds)
-        assert {n for n in preds[-1].name} >= {f'class/{c}' for c in CLASSES}
+        assert set(preds[-1].name) >= {f'class/{c}' for c in CLASSES}
         time.sleep(0.1)
     finally:
         driver.close()

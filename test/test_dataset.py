@@ -1,17 +1,32 @@
-"""Bags -> dataset samples: the window rule on hand-stamped bags, and real simulator bags through
-the cache (round trip, cache hits, both storage formats, sensor subsets, worker processes)."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bags -> dataset samples.
+
+The window rule on hand-stamped bags, and real simulator bags through the cache (round trip, cache
+hits, both storage formats, sensor subsets, worker processes).
+"""
 import os
 import pickle
 
+from bagfixtures import (camera, camera_frame, CLASSES, depth, depth_frame, force, label,
+                         LABEL_META, MS, PHASES, storage_file, tactile, tactile_frame, write_bag)
 import numpy as np
 import pytest
-import torch
 from rosbags.rosbag2 import Reader
-
-from bagfixtures import (CLASSES, LABEL_META, MS, PHASES, camera, camera_frame, depth,
-                         depth_frame, force, label, storage_file, tactile, tactile_frame,
-                         write_bag)
-import yaml
+import torch
 
 from xmodal_ros.conversions import stamp_ns
 from xmodal_ros.paths import config_path
@@ -22,18 +37,24 @@ from xmodal_training.data.windows import SampleRule
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.record import record_bag
 
+import yaml
+
 CONFIG = load_sensor_config()
 SENSORS = CONFIG.names
 WINDOW = CONFIG['force'].params['window']
 # The node's timeouts decide freshness; here every sensor's is 100 ms.
-RULE = SampleRule(timeouts={s: 0.1 for s in SENSORS})
+RULE = SampleRule(timeouts=dict.fromkeys(SENSORS, 0.1))
 
 
 # --- the window rule, on a bag whose every stamp is chosen -------------------------------------
 
 def _streams():
-    """Two labelled episodes; each stream's value is its message number, so a sample shows which
-    message it took. Episode 0 has a camera gap (1090..1205 ms) longer than the max age."""
+    """
+    Return two labelled episodes.
+
+    Each stream's value is its message number, so a sample shows which message it took. Episode 0
+    has a camera gap (1090..1205 ms) longer than the max age.
+    """
     cam = [990, 1023, 1056, 1089, 1205, 2495, 2528, 2561, 2594]
     dep = [1005, 1055, 1105, 1155, 1205, 2505, 2555, 2605]
     tac = list(range(1003, 1204, 10)) + list(range(2503, 2604, 10))
@@ -54,7 +75,7 @@ def stamped_bag(tmp_path_factory):
 
 
 def _expected():
-    """The rule written out per instant: (episode, t ms) -> message numbers used."""
+    """Return the rule written out per instant: (episode, t ms) -> message numbers used."""
     cam, dep, tac, frc, lab = _streams()
     out = {}
     for ep in (0, 1):
@@ -120,7 +141,7 @@ def test_unlabelled_bag_splits_into_continuous_stretches(tmp_path):
 @pytest.fixture(scope='module')
 def sim(tmp_path_factory):
     root = tmp_path_factory.mktemp('sim')
-    small = dict(resolution='64x48')
+    small = {'resolution': '64x48'}
     bags = {
         'mcap': record_bag(root / 'mcap', episodes=2, seed=0, **small),
         'sqlite3': record_bag(root / 'sqlite3', episodes=2, seed=0, storage='sqlite3', **small),
@@ -235,7 +256,8 @@ def test_sensor_subsets_fill_zeros_and_present_false(sim, tmp_path):
     sample = ds[-1]
     assert {k: tuple(v.shape) for k, v in sample.items()} == {
         **{s: CONFIG[s].input_shape for s in SENSORS},
-        'present': (len(SENSORS),), 'label': (), 'phase': (), 'target': (2,), 'episode': (), 'index': ()}
+        'present': (len(SENSORS),), 'label': (), 'phase': (), 'target': (2,), 'episode': (),
+        'index': ()}
     assert {k: v.dtype for k, v in sample.items() if k not in SENSORS} == {
         'present': torch.bool, 'label': torch.int64, 'phase': torch.int64,
         'target': torch.float32, 'episode': torch.int64, 'index': torch.int64}

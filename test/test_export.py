@@ -1,16 +1,33 @@
-"""Export: per-sensor graphs + fusion graph that match PyTorch for every sensor subset through the
-runtime the robot uses, and clear refusals."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Export: per-sensor graphs + fusion graph that match PyTorch, and clear refusals.
+
+The graphs match PyTorch for every sensor subset through the runtime the robot uses.
+"""
 import shutil
 
 import numpy as np
 import pytest
+from simbags import bags, cache_env, exported, trained, xmodal
 import torch
 
-from simbags import bags, cache_env, exported, trained, xmodal
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import load_run, rebuild
-from xmodal_training.export import ExportError, _check
+from xmodal_training.export import _check, ExportError
 from xmodal_training.loading import open_model_bags
 from xmodal_training.methods import sensor_subsets
 
@@ -45,8 +62,11 @@ def test_export_parity_for_every_subset_through_the_runtime():
 
 
 def test_bundle_carries_its_checkpoint_and_no_machine_paths(tmp_path):
-    """The run's checkpoint.pt travels in the bundle, hash-listed like the graphs, and the
-    PyTorch-eager baseline runs from a copy of the bundle anywhere, matching the runtime."""
+    """
+    The run's checkpoint.pt travels in the bundle, hash-listed like the graphs.
+
+    The PyTorch-eager baseline runs from a copy of the bundle anywhere, matching the runtime.
+    """
     from xmodal_ros.bundle import BundleError, sha256_file
     from xmodal_training.bench.torch_backend import TorchFusionModel
     run = trained('umi')
@@ -85,7 +105,8 @@ def test_only_projection_plus_sum_methods_export(tmp_path, capsys):
 
 
 def test_parity_beyond_tolerance_is_an_error():
-    report = {'camera': {'probs': 2e-6, 'regression': 3e-4}, 'depth': {'probs': 0, 'regression': 0}}
+    report = {'camera': {'probs': 2e-6, 'regression': 3e-4},
+              'depth': {'probs': 0, 'regression': 0}}
     with pytest.raises(ExportError, match='camera'):
         _check(report, 1e-4, 'ONNX Runtime fp32')
     assert _check(report, 1e-3, 'ONNX Runtime fp32') == 3e-4

@@ -1,6 +1,23 @@
-"""The fuse node as a real process (`xmodal fuse`), driven over real DDS by a publisher/subscriber
-node in the test process: every sensor subset, stale timeouts and recovery, diagnostics, and every
-kind of bad input. One node process serves the whole module.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The fuse node as a real process (`xmodal fuse`).
+
+Driven over real DDS by a publisher/subscriber node in the test process: every sensor subset, stale
+timeouts and recovery, diagnostics, and every kind of bad input. One node process serves the whole
+module.
 
 The test bundle (test/bundles.py) reports in ``target/on/<sensor>`` which sensors' tokens reached
 the fusion head and in ``target/mean/<sensor>`` the mean of each one's model input, so these tests
@@ -8,13 +25,13 @@ check the live-subset logic and the conversion + preprocessing path end to end.
 """
 import time
 
+from bundles import CLASSES, make_bundle
+from geometry_msgs.msg import WrenchStamped
 import numpy as np
 import pytest
-from geometry_msgs.msg import WrenchStamped
-
-from bundles import CLASSES, make_bundle
-from rosproc import (CONFIG, SENSORS, Driver, image, set_stamp, start_fuse, stop, valid_message,
+from rosproc import (CONFIG, Driver, image, SENSORS, set_stamp, start_fuse, stop, valid_message,
                      values, write_params)
+
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.sensor_input import make_input
 from xmodal_ros.sensors import load_sensor_config, model_config
@@ -27,9 +44,12 @@ PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,
 
 
 def expected_means(bundle):
-    """Model-input mean of each sensor's rosproc.valid_message, through the library path
-    (conversions + preprocess with the bundle's parameters); windowed kinds: a window of equal
-    readings."""
+    """
+    Model-input mean of each sensor's rosproc.valid_message.
+
+    Through the library path (conversions + preprocess with the bundle's parameters); windowed
+    kinds: a window of equal readings.
+    """
     b = load_bundle(bundle)
     specs = model_config(load_sensor_config(), {s: b.declaration(s) for s in b.sensors},
                          'test bundle').sensors
@@ -82,7 +102,7 @@ def _phase(driver, subset, duration=0.7, settle=0.4, **kw):
 
 
 def _subsets():
-    """All 64 subsets of the six sensors, ordered so each sensor leaves and comes back."""
+    """Return all 64 subsets of the six sensors, ordered so each sensor leaves and comes back."""
     subsets = sensor_subsets(SENSORS)
     assert len(SENSORS) == 6 and len(subsets) == 63
     return subsets[:7] + [()] + subsets[7:]
@@ -131,9 +151,12 @@ def test_stale_timeout_and_recovery(node):
 
 
 def test_ticks_keep_the_rate_with_only_a_slow_sensor_live(node):
-    """Ticks run as soon as a message is taken in after a due time, with the timer as fallback:
-    with only the 30 Hz camera live the node still predicts at RATE_HZ (50 Hz), one prediction
-    per due time; with nothing live it predicts nothing."""
+    """
+    Ticks run as soon as a message is taken in after a due time, with the timer as fallback.
+
+    With only the 30 Hz camera live the node still predicts at RATE_HZ (50 Hz), one prediction per
+    due time; with nothing live it predicts nothing.
+    """
     _, driver = node
     t0, t1, preds = _phase(driver, ('camera',), duration=1.5, settle=0.5)
     seconds = (t1 - t0) / 1e9 - 0.5
@@ -272,8 +295,11 @@ def _malformed(driver):
 
 
 def test_bad_input_is_dropped_counted_and_survived(node):
-    """Every malformed message is dropped and counted on /diagnostics, and the node keeps
-    predicting from the valid sensors throughout."""
+    """
+    Every malformed message is dropped and counted on /diagnostics.
+
+    The node keeps predicting from the valid sensors throughout.
+    """
     proc, driver = node
     driver.run(0.5, PUBLISH)
     before = _malformed(driver)

@@ -1,16 +1,33 @@
-"""The fuse node's life: managed transitions through the real lifecycle services, and bundles that
-must stop it from starting (a missing, incomplete or tampered bundle) in both modes."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The fuse node's life.
+
+Managed transitions through the real lifecycle services, and bundles that must stop it from
+starting (a missing, incomplete or tampered bundle) in both modes.
+"""
 import shutil
 import time
 
-import pytest
+from bundles import CLASSES, make_bundle
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+import pytest
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import SetParameters
-
-from bundles import CLASSES, make_bundle
-from rosproc import SENSORS, Driver, start_fuse, stop, write_params
+from rosproc import Driver, SENSORS, start_fuse, stop, write_params
 
 RATES = {'camera': 30.0, 'force': 250.0}
 
@@ -76,8 +93,12 @@ def _tampered(bundle, tmp_path):
 
 
 def test_managed_lifecycle(bundle, params, tmp_path):
-    """unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive
-    -> unconfigured -> finalized, predicting only while active."""
+    """
+    Walk the managed lifecycle, predicting only while active.
+
+    unconfigured -> (failed configure) -> inactive -> active -> inactive -> active -> inactive ->
+    unconfigured -> finalized.
+    """
     proc = start_fuse(params, bundle, managed=True)
     driver = Driver()
     try:
@@ -124,7 +145,7 @@ def test_managed_lifecycle(bundle, params, tmp_path):
 
 
 def _broken_bundles(bundle, root):
-    """name -> (bundle folder, the path the error must name)."""
+    """Map a name to (bundle folder, the path the error must name)."""
     cases = {'missing folder': (root / 'nowhere', root / 'nowhere')}
     no_manifest = shutil.copytree(bundle, root / 'no_manifest')
     (no_manifest / 'manifest.yaml').unlink()

@@ -1,16 +1,33 @@
-"""The node's one-argument subscription path (rclpy before Iron, e.g. Humble, hands callbacks
-the message alone): forced on this distribution in the node's process, it fuses every sensor and
-publishes diagnostics as with MessageInfo, and no callback saw a MessageInfo."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's one-argument subscription path, where rclpy hands callbacks the message alone.
+
+That is rclpy before Iron, e.g. Humble. Forced on this distribution in the node's process, the path
+fuses every sensor and publishes diagnostics as with MessageInfo, and no callback saw a
+MessageInfo.
+"""
 import os
+from pathlib import Path
 import re
 import subprocess
 import sys
-from pathlib import Path
-
-import pytest
 
 from bundles import CLASSES, make_bundle
-from rosproc import SENSORS, Driver, stop, values, write_params
+import pytest
+from rosproc import Driver, SENSORS, stop, values, write_params
 
 HERE = Path(__file__).resolve().parent
 PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,

@@ -1,15 +1,33 @@
-"""The fuse node's pieces without a ROS graph: liveness rules, message -> model input, latency
-windows, fusion due times, the encoder thread, and parameter checks of an in-process node."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The fuse node's pieces without a ROS graph.
+
+Liveness rules, message -> model input, latency windows, fusion due times, the encoder thread, and
+parameter checks of an in-process node.
+"""
 import time
 
+from bundles import make_bundle
 import numpy as np
 import pytest
+from rosproc import CONFIG, image, ROOT, valid_message
 
-from bundles import make_bundle
-from rosproc import CONFIG, ROOT, image, valid_message
 from xmodal_ros.conversions import ConversionError
 from xmodal_ros.diagnostics import LatencyWindow
-from xmodal_ros.liveness import NS, Liveness
+from xmodal_ros.liveness import Liveness, NS
 from xmodal_ros.sensor_input import make_input
 
 
@@ -107,12 +125,16 @@ def test_latency_window_keeps_the_newest_samples():
 
 
 def test_fuse_yaml_repeats_the_node_defaults_and_holds_only_node_behaviour():
-    """config/fuse.yaml documents every parameter with the node's own defaults, has one block per
-    configured sensor with the node keys alone (topics live in sensors.yaml only), and its
-    values are the kinds' defaults."""
-    import yaml
+    """
+    config/fuse.yaml documents every parameter with the node's own defaults.
+
+    Has one block per configured sensor with the node keys alone (topics live in sensors.yaml
+    only), and its values are the kinds' defaults.
+    """
     from xmodal_ros.fuse_node import PARAMETERS
     from xmodal_ros.sensors import NODE_KEYS, node_setting_defaults
+
+    import yaml
     params = yaml.safe_load((ROOT / 'config' / 'fuse.yaml').read_text())['fuse_node'][
         'ros__parameters']
     top = {k: v for k, v in params.items() if not isinstance(v, dict)}
@@ -143,6 +165,7 @@ def test_tick_schedule_serves_the_newest_due_time_and_counts_missed_ones():
 
 def test_encoder_thread_keeps_the_newest_job_per_sensor_and_stops():
     import threading
+
     from xmodal_ros.scheduling import EncoderThread
     gate, done = threading.Event(), threading.Event()
     ran = []
@@ -187,11 +210,16 @@ def test_snapshots_do_not_change_with_later_messages():
 
 
 def _configure(tmp_path, overrides, drop=(), model_factory=None, sensors=None):
-    """An in-process FuseNode on a six-sensor test bundle (or one of ``sensors``) with
-    config/fuse.yaml plus ``overrides`` minus ``drop``: (configure result, error, node)."""
+    """
+    Return an in-process FuseNode on a six-sensor test bundle (or one of ``sensors``).
+
+    Its parameters: config/fuse.yaml plus ``overrides`` minus ``drop``. It returns (configure
+    result, error, node).
+    """
     import rclpy
     from rclpy.context import Context
     from rosproc import write_params
+
     from xmodal_ros.fuse_node import FuseNode
 
     def never(*args, **kwargs):
@@ -227,9 +255,13 @@ def test_bad_parameters_fail_configure(tmp_path, overrides, drop, words):
 
 
 def test_a_disabled_block_for_a_sensor_the_bundle_lacks_is_fine(tmp_path):
-    """A four-sensor bundle with the six-sensor fuse.yaml: the extra blocks must say
-    enabled: false; then the node configures with the four."""
+    """
+    A four-sensor bundle with the six-sensor fuse.yaml.
+
+    The extra blocks must say enabled: false; then the node configures with the four.
+    """
     from rclpy.lifecycle import TransitionCallbackReturn
+
     from xmodal_ros.model import FusionModel
     four = ('camera', 'depth', 'tactile', 'force')
     result, error, _ = _configure(tmp_path / 'a', {}, sensors=four)
@@ -252,9 +284,13 @@ def _shutdown(node):
 
 
 def test_a_failed_encode_drops_the_sensor_and_shows_in_diagnostics(tmp_path):
-    """The node never fuses a sensor on tokens older than its newest input when that input could
-    not be encoded, and /diagnostics says why."""
+    """
+    Check that no sensor is fused on tokens older than an input that could not be encoded.
+
+    /diagnostics says why.
+    """
     from rclpy.lifecycle import TransitionCallbackReturn
+
     from xmodal_ros import diagnostics
     from xmodal_ros.model import FusionModel
 

@@ -1,6 +1,23 @@
-"""One input path: the same bag messages through the dataset (training) and through the node's
-own input classes (rclpy messages, xmodal_ros.sensor_input) give identical model inputs, for
-every sensor kind."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One input path.
+
+The same bag messages through the dataset (training) and through the node's own input classes
+(rclpy messages, xmodal_ros.sensor_input) give identical model inputs, for every sensor kind.
+"""
 import numpy as np
 import pytest
 from rclpy.serialization import deserialize_message
@@ -20,7 +37,7 @@ def sim_bag(tmp_path_factory):
 
 
 def node_messages(bag, config):
-    """sensor -> [(stamp ns, rclpy message)] in stamp order, deserialised by rclpy."""
+    """Map each sensor to [(stamp ns, rclpy message)] in stamp order, deserialised by rclpy."""
     topics = {config[s].topic: s for s in config.names}
     out = {s: [] for s in config.names}
     with Reader(bag) as reader:

@@ -1,14 +1,31 @@
-"""launch/fuse.launch.py on a real ROS 2 install (launch_testing): the node's life driven through
-lifecycle events, with a test bundle, and a clean exit.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+launch/fuse.launch.py on a real ROS 2 install (launch_testing).
+
+The node's life driven through lifecycle events, with a test bundle, and a clean exit.
 
 Run with `launch_test test/test_launch_fuse.py` or under colcon test. Where launch, launch_ros or
 launch_testing are not installed (the PyPI-wheel environment of scripts/setup.sh), the module is
 skipped: those packages only come with a ROS 2 distribution.
 """
+import importlib
+from pathlib import Path
 import sys
 import tempfile
 import unittest
-from pathlib import Path
 
 import pytest
 
@@ -16,19 +33,17 @@ launch_testing = pytest.importorskip(
     'launch_testing', reason='launch_testing comes with a ROS 2 install, not the PyPI wheels')
 launch_ros = pytest.importorskip('launch_ros', reason='launch_ros comes with a ROS 2 install')
 
-import launch  # noqa: E402
-import launch.actions  # noqa: E402
-import launch.event_handlers  # noqa: E402
-import launch.launch_description_sources  # noqa: E402
-import launch_ros.event_handlers  # noqa: E402
-import launch_ros.events.matchers  # noqa: E402
-import launch_ros.events.lifecycle  # noqa: E402
-import launch_testing.actions  # noqa: E402
-import launch_testing.asserts  # noqa: E402
-import lifecycle_msgs.msg  # noqa: E402
+# Imported only once the skips above have passed: these modules exist where launch_testing does.
+launch = importlib.import_module('launch')
+lifecycle_msgs = importlib.import_module('lifecycle_msgs')
+for _module in ('launch.actions', 'launch.event_handlers', 'launch.launch_description_sources',
+                'launch_ros.event_handlers', 'launch_ros.events.lifecycle',
+                'launch_ros.events.matchers', 'launch_testing.actions', 'launch_testing.asserts',
+                'lifecycle_msgs.msg'):
+    importlib.import_module(_module)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bundles import make_bundle  # noqa: E402
+make_bundle = importlib.import_module('bundles').make_bundle
 
 pytestmark = pytest.mark.launch
 LAUNCH_FILE = Path(__file__).resolve().parents[1] / 'launch' / 'fuse.launch.py'
@@ -68,7 +83,7 @@ def generate_test_description():
 class TestFuseNodeLife(unittest.TestCase):
 
     def test_transitions(self, proc_output):
-        """configure loads the bundle, then active, inactive, cleaned up, shut down."""
+        """Configure (loading the bundle), then activate, deactivate, clean up and shut down."""
         proc_output.assertWaitFor('configured: model test-0001', timeout=30)
         proc_output.assertWaitFor('active', timeout=10)
         proc_output.assertWaitFor('inactive', timeout=10)

@@ -1,20 +1,34 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """`xmodal sim record` writes real rosbag2 files that decode to exactly the simulated arrays."""
 import functools
 
 import numpy as np
 import pytest
-import yaml
 from rosbags.rosbag2 import Reader
 
 from xmodal_ros import cli
-from xmodal_ros.paths import config_path
 from xmodal_ros.conversions import IMAGE_ENCODINGS, image_to_array, stamp_ns
+from xmodal_ros.paths import config_path
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.sim.episode import PHASES, TARGETS, simulate_episode
+from xmodal_training.sim.episode import PHASES, simulate_episode, TARGETS
 from xmodal_training.sim.messages import TYPESTORE
 from xmodal_training.sim.objects import CLASSES
-from xmodal_training.sim.record import (EPISODE_GAP_S, episode_start_ns, record_bag,
-                                        sim_sources)
+from xmodal_training.sim.record import EPISODE_GAP_S, episode_start_ns, record_bag, sim_sources
+
+import yaml
 
 HW = (96, 128)
 SEED = 7
@@ -30,7 +44,7 @@ def reference(depth_encoding):
 
 
 def raw_array(kind, msg):
-    """A recorded message back as the simulator's array row, whatever its kind."""
+    """Return a recorded message back as the simulator's array row, whatever its kind."""
     if kind == 'wrench':
         f, t = msg.wrench.force, msg.wrench.torque
         return np.array([f.x, f.y, f.z, t.x, t.y, t.z])
@@ -43,7 +57,7 @@ def raw_array(kind, msg):
 
 
 def read_bag(path):
-    """topic -> (log times, header stamps, frame ids, decoded messages)."""
+    """Map each topic to (log times, header stamps, frame ids, decoded messages)."""
     out = {}
     with Reader(path) as reader:
         for conn, t, raw in reader.messages():

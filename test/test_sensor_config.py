@@ -1,24 +1,46 @@
-"""Sensors as configuration: the sensors.yaml loader's contract and its errors, the node's
-settings, and bundles of every format (runtime side only: no torch, MuJoCo or rosbags)."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Sensors as configuration.
+
+The sensors.yaml loader's contract and its errors, the node's settings, and bundles of every format
+(runtime side only: no torch, MuJoCo or rosbags).
+"""
 import shutil
 
-import pytest
-import yaml
-
 from bundles import make_bundle
+import pytest
+
 from xmodal_ros.bundle import load_bundle, write_manifest
 from xmodal_ros.kinds import KINDS
 from xmodal_ros.model import FusionModel
 from xmodal_ros.paths import config_path
-from xmodal_ros.sensors import (SensorConfigError, declared_spec, load_node_settings,
-                                load_sensor_config, parse_sensor_config)
+from xmodal_ros.sensors import (declared_spec, load_node_settings, load_sensor_config,
+                                parse_sensor_config, SensorConfigError)
+
+import yaml
 
 PACKAGE = yaml.safe_load(config_path('sensors.yaml').read_text())
 
 
 def edited(**changes):
-    """The package's sensors.yaml document with ``changes`` ({'sensor.key': value}; value None
-    deletes the key) applied."""
+    """
+    Return the package's sensors.yaml document with ``changes`` applied.
+
+    ``changes``: {'sensor.key': value}; value None deletes the key.
+    """
     doc = yaml.safe_load(config_path('sensors.yaml').read_text())
     for dotted, value in changes.items():
         *parents, leaf = dotted.split('.')
@@ -110,8 +132,11 @@ def test_bundle_and_sensors_yaml_must_agree(tmp_path):
 
 
 def test_format_1_bundles_still_load(tmp_path):
-    """A bundle exported before sensor kinds (format_version 1: four fixed sensor names, tactile
-    scale as scale_kpa) loads with the kinds those names had, and runs."""
+    """
+    Load a bundle exported before sensor kinds with the kinds its names had, and run it.
+
+    format_version 1: four fixed sensor names, tactile scale as scale_kpa.
+    """
     root = make_bundle(tmp_path / 'v1', sensors=('camera', 'depth', 'tactile', 'force'))
     manifest = load_bundle(root).manifest
     for s, entry in manifest['sensors'].items():

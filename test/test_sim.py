@@ -1,16 +1,34 @@
-"""The simulated robot: deterministic per seed, physically consistent sensors, classes built so
-that each sensor is blind to some differences (real MuJoCo, small images)."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The simulated robot.
+
+Deterministic per seed, physically consistent sensors, classes built so that each sensor is blind
+to some differences (real MuJoCo, small images).
+"""
 import functools
 
 import numpy as np
 import pytest
 
-from xmodal_training.sim.episode import (
-    DEFAULT_RATES, FINGER_JOINTS, PHASES, SOURCES, TARGETS, simulate_episode)
-from xmodal_training.sim.messages import TYPESTORE, imu_msg, joint_state_msg, serialize
+from xmodal_training.sim.episode import (DEFAULT_RATES, FINGER_JOINTS, PHASES, simulate_episode,
+                                         SOURCES, TARGETS)
+from xmodal_training.sim.messages import imu_msg, joint_state_msg, serialize, TYPESTORE
 from xmodal_training.sim.objects import CLASSES, object_class
-from xmodal_training.sim.sensors import DEPTH_RANGE_M, ENCODER_STEP_M
 from xmodal_training.sim.scene import PAD_HALF
+from xmodal_training.sim.sensors import DEPTH_RANGE_M, ENCODER_STEP_M
 
 HW = (96, 128)
 G = 9.81
@@ -28,8 +46,11 @@ def times(stream):
 
 
 def window(ep, sensor, key0, key1, pad=0.05):
-    """Readings of ``sensor`` strictly inside the script interval [key0, key1] (+- pad s); a key
-    is a script time's name or a time in s."""
+    """
+    Return readings of ``sensor`` strictly inside the script interval [key0, key1] (+- pad s).
+
+    A key is a script time's name or a time in s.
+    """
     T = ep.info['script_times']
     t0, t1 = (T[k] if isinstance(k, str) else k for k in (key0, key1))
     t = times(ep.streams[sensor])
@@ -253,8 +274,12 @@ def test_finger_joints_read_the_drive():
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_squeezing_a_soft_object_lets_the_fingers_close_further(seed):
-    """Force-limited fingers squeeze soft twins further (measured over seeds 0-7: foam 4.0-6.6 mm
-    further than wood, rubber 6.3-8.1 mm further than steel)."""
+    """
+    Force-limited fingers squeeze soft twins further than their hard twins.
+
+    Measured over seeds 0-7: foam 4.0-6.6 mm further than wood, rubber 6.3-8.1 mm further than
+    steel.
+    """
     q = {c: end_of_squeeze(episode(seed, c, NO_IMAGES))[:, 0].mean()
          for c in ('red_foam_block', 'red_wood_block', 'blue_rubber_ball', 'blue_steel_ball')}
     assert q['red_foam_block'] - q['red_wood_block'] > 0.003
@@ -281,8 +306,12 @@ def test_wrist_imu_reads_gravity_and_its_orientation_at_rest():
 
 
 def lift_ringing(ep):
-    """Wrist IMU vertical acceleration while lifting: peak |a_z - g| and the rms of what a 40 ms
-    moving average does not explain (the ringing on top of the commanded motion)."""
+    """
+    Wrist IMU vertical acceleration while lifting.
+
+    Peak |a_z - g| and the rms of what a 40 ms moving average does not explain (the ringing on top
+    of the commanded motion).
+    """
     az = window(ep, 'wrist_imu', 'lift', 'hold', pad=0.0)[:, 9]
     n = 10
     ring = (az - np.convolve(az, np.ones(n) / n, 'same'))[n:-n]
@@ -291,9 +320,12 @@ def lift_ringing(ep):
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_lifting_a_heavy_object_shows_in_the_wrist_imu(seed):
-    """The steel ball (0.25 kg) sags the vertical axis when it lifts off and rings it; the foam
-    block (0.03 kg) barely does. Measured over seeds 0-7: peak |a_z - g| 2.64-3.12 vs 1.69-2.14
-    m/s^2, ringing 0.108-0.141 vs 0.046-0.073 m/s^2 rms."""
+    """
+    The steel ball (0.25 kg) sags the vertical axis when it lifts off and rings it.
+
+    The foam block (0.03 kg) barely does. Measured over seeds 0-7: peak |a_z - g| 2.64-3.12 vs
+    1.69-2.14 m/s^2, ringing 0.108-0.141 vs 0.046-0.073 m/s^2 rms.
+    """
     steel = lift_ringing(episode(seed, 'blue_steel_ball', NO_IMAGES))
     foam = lift_ringing(episode(seed, 'red_foam_block', NO_IMAGES))
     assert steel[0] > 1.2 * foam[0]
@@ -303,10 +335,14 @@ def test_lifting_a_heavy_object_shows_in_the_wrist_imu(seed):
 
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_sliding_over_ribs_shows_in_the_wrist_imu(seed):
-    """Same seed: same physics and noise, so the twins' IMU readings differ only by the rib snaps,
-    which start when the pads slide and ring above the noise. Measured over seeds 0-7: peak
-    difference 0.76-1.58 m/s^2; high-frequency energy while sliding 1.14-12.5 times the smooth
-    can's (MuJoCo's stick-slip on the smooth can rings the wrist too)."""
+    """
+    Same seed.
+
+    Same physics and noise, so the twins' IMU readings differ only by the rib snaps, which start
+    when the pads slide and ring above the noise. Measured over seeds 0-7: peak difference
+    0.76-1.58 m/s^2; high-frequency energy while sliding 1.14-12.5 times the smooth can's (MuJoCo's
+    stick-slip on the smooth can rings the wrist too).
+    """
     smooth = episode(seed, 'yellow_smooth_can', NO_IMAGES)
     ribbed = episode(seed, 'yellow_ribbed_can', NO_IMAGES)
     t = times(ribbed.streams['wrist_imu'])

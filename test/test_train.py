@@ -1,15 +1,33 @@
-"""Training end to end on real simulated bags: it learns, it is reproducible, and bad input fails
-with a message naming the path at fault."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Training end to end on real simulated bags.
+
+It learns, it is reproducible, and bad input fails with a message naming the path at fault.
+"""
 import json
 import re
 
 import pytest
-import torch
-import yaml
-
 from simbags import bags, tiny_config, trained, xmodal
+import torch
+
 from xmodal_ros.paths import config_path
-from xmodal_training.checkpoint import RunError, load_run
+from xmodal_training.checkpoint import load_run, RunError
+
+import yaml
 
 
 def test_umi_learns_and_beats_chance_on_unseen_episodes(tmp_path):
@@ -90,7 +108,11 @@ def test_bad_bags_fail_with_the_path(tmp_path, capsys):
 
 
 def unlabelled_sensors_yaml(path):
-    """The sensor YAML without its ground-truth topic: bags read through it are unlabelled."""
+    """
+    Return the sensor YAML without its ground-truth topic.
+
+    Bags read through it are unlabelled.
+    """
     sensors = yaml.safe_load(config_path('sensors.yaml').read_text())
     sensors.pop('labels')
     path.write_text(yaml.safe_dump(sensors))

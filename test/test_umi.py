@@ -1,18 +1,37 @@
-"""UMI and baseline model contracts: shapes for every sensor subset, the sum over present sensors,
-the masked attention of Eq. 2 and the loss terms of Eqs. 1 and 3 against hand-computed values."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+UMI and baseline model contracts.
+
+Shapes for every sensor subset, the sum over present sensors, the masked attention of Eq. 2 and the
+loss terms of Eqs. 1 and 3 against hand-computed values.
+"""
 import itertools
 import math
 
 import pytest
 import torch
-import yaml
 
 from xmodal_ros.paths import config_path
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.methods import METHODS, build_model, sensor_subsets
+from xmodal_training.methods import build_model, METHODS, sensor_subsets
 from xmodal_training.methods.task import supervised_loss
 from xmodal_training.methods.transformer import group_mask
 from xmodal_training.methods.umi.modeling_umi import align_loss, pseudo_loss
+
+import yaml
 
 CONFIG = load_sensor_config()
 SENSORS = CONFIG.names
@@ -85,7 +104,8 @@ def test_sum_is_order_independent_and_absent_sensors_add_nothing(cfg):
                                if s not in subset})
         zeros = dict(batch, **{s: torch.zeros_like(batch[s]) for s in SENSORS if s not in subset})
         a, b = m.predict(noisy), m.predict(zeros)
-        assert torch.equal(a['probs'], b['probs']) and torch.equal(a['regression'], b['regression'])
+        assert torch.equal(a['probs'], b['probs'])
+        assert torch.equal(a['regression'], b['regression'])
         with torch.no_grad():
             total, _ = m.tokens(batch)
         torch.testing.assert_close(total, sum(tokens[s] for s in subset), rtol=0, atol=1e-5)

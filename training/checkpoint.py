@@ -1,5 +1,22 @@
-"""Run folders: ``checkpoint.pt`` (weights beside everything needed to rebuild the model) and
-``run.json`` (a readable summary holding the checkpoint's SHA-256).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Run folders.
+
+``checkpoint.pt`` (weights beside everything needed to rebuild the model) and ``run.json`` (a
+readable summary holding the checkpoint's SHA-256).
 
 The checkpoint holds only tensors and primitive containers, so it loads with
 ``torch.load(weights_only=True)``: opening a model never executes code from the file. The model is
@@ -36,7 +53,11 @@ def save_run(run_dir, checkpoint, summary):
 
 
 def load_run(run_dir, map_location='cpu'):
-    """The checkpoint dict of a run folder, verified against run.json; RunError names the path."""
+    """
+    Return the checkpoint dict of a run folder, verified against run.json.
+
+    RunError names the path.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f'{run_dir}: not a run folder (train one with `xmodal train fusion`)')
@@ -60,8 +81,11 @@ def load_run(run_dir, map_location='cpu'):
 
 
 def load_checkpoint(path, map_location='cpu', sha256=None):
-    """One checkpoint file (a run's, or the copy inside a bundle), weights only; RunError names
-    the path. ``sha256``: its hash if already computed."""
+    """
+    Return one checkpoint file (a run's, or the copy inside a bundle), weights only.
+
+    RunError names the path. ``sha256``: its hash if already computed.
+    """
     path = Path(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
@@ -74,7 +98,7 @@ def load_checkpoint(path, map_location='cpu', sha256=None):
 
 
 def rebuild(ckpt):
-    """The trained model of a checkpoint, in eval mode, on the CPU."""
+    """Return the trained model of a checkpoint, in eval mode, on the CPU."""
     if 'sensor_specs' not in ckpt:
         raise RunError(f'{ckpt["run_dir"]}: trained before sensors were configuration (no '
                        'sensor_specs in the checkpoint); train it again with this version')

@@ -1,4 +1,19 @@
-"""`xmodal demo`: the main job on the simulated robot, end to end over real ROS 2.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal demo`: the main job on the simulated robot, end to end over real ROS 2.
 
 1. Record a few simulated episodes to a rosbag2 file (every sensor of config/sensors.yaml:
    640x480 camera and depth, tactile, force, finger joints, wrist IMU; ground truth), with the
@@ -12,8 +27,10 @@
    whole run takes about --duration seconds; then it exits 0.
 Ctrl-C stops the replay and the node and removes the recording.
 """
+from collections import defaultdict
 import contextlib
 import multiprocessing as mp
+from pathlib import Path
 import shutil
 import signal
 import subprocess
@@ -21,8 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import defaultdict
-from pathlib import Path
 
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.dds import apply_dds_defaults
@@ -34,8 +49,12 @@ SEGMENT_S = 6.0
 
 
 def schedule(sensors):
-    """Live sensor subsets, one per SEGMENT_S of replay, cycled: all of them, each half, then
-    every sensor alone or left out in turn, so each one drops out and comes back."""
+    """
+    Live sensor subsets, one per SEGMENT_S of replay, cycled.
+
+    All of them, each half, then every sensor alone or left out in turn, so each one drops out and
+    comes back.
+    """
     sensors = tuple(sensors)
     half = (len(sensors) + 1) // 2
     out = [sensors, sensors[:half], sensors[half:]]
@@ -45,7 +64,11 @@ def schedule(sensors):
 
 
 def short(sensor):
-    """camera -> C, finger_joints -> FJ: initials, for the one-line-a-second display."""
+    """
+    Abbreviate a sensor name to its initials: camera -> C, finger_joints -> FJ.
+
+    For the one-line-a-second display.
+    """
     return ''.join(w[0] for w in sensor.split('_') if w).upper()
 
 
@@ -55,7 +78,8 @@ def scheduled(sensors, elapsed_s):
 
 
 def _replay(bag, sensors, duration, pipe):
-    """Process: publish the bag's sensor and ground-truth messages in real time, looping.
+    """
+    Process: publish the bag's sensor and ground-truth messages in real time, looping.
 
     ``sensors``: the bundle's sensors, dropped out and back on the schedule (the bag's other
     topics are not replayed). ``pipe``: connection to the parent; 'ready' is sent once the fuse
@@ -141,8 +165,11 @@ class Scoreboard:
                 entry[1] += 1
 
     def accuracy(self, min_n=1):
-        """'C+D+T+F 93% (412)  C+D 80% (120) ...' for subsets with at least ``min_n``
-        predictions."""
+        """
+        Return e.g. 'C+D+T+F 93% (412)  C+D 80% (120) ...'.
+
+        Subsets with at least ``min_n`` predictions.
+        """
         rows = sorted(self.score.items(), key=lambda kv: (-len(kv[0]), kv[0]))
         return '  '.join(f'{"+".join(short(s) for s in k)} {100 * c / n:3.0f}% ({n})'
                          for k, (c, n) in rows if n >= min_n)

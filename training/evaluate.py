@@ -1,4 +1,19 @@
-"""`xmodal eval`: accuracy and MAE for every non-empty subset of a model's sensors.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal eval`: accuracy and MAE for every non-empty subset of a model's sensors.
 
 Each subset S is evaluated on the test samples whose bag records every sensor of S, with only the
 sensors of S marked present: the same model, told that the others are missing. With several run
@@ -7,13 +22,13 @@ at a time (its multi-sensor rows are the `late` method's). Writes results.json, 
 PNG plots (per-subset bars, the all-sensor confusion matrix of each run, training curves).
 """
 import json
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 import torch
 
-from xmodal_training.checkpoint import CURVES, RunError, load_run, rebuild
+from xmodal_training.checkpoint import CURVES, load_run, rebuild, RunError
 from xmodal_training.data.bagread import BagError
 from xmodal_training.loading import DataError, open_model_bags
 from xmodal_training.methods import sensor_subsets, subset_rule

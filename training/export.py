@@ -1,4 +1,19 @@
-"""`xmodal export`: a trained UMI run -> a model bundle (manifest + ONNX graphs), parity-checked.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal export`: a trained UMI run -> a model bundle (manifest + ONNX graphs), parity-checked.
 
 Layout: one graph per sensor (preprocessed input -> its k* x d* projected tokens: encoder plus
 feature projection) and one fusion graph (summed tokens -> dual-branch head -> branch-averaged
@@ -32,20 +47,20 @@ cache keyed by ONNX hash, TensorRT version and GPU name) and checks them against
 import hashlib
 import importlib.metadata
 import logging
+from pathlib import Path
 import shutil
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 
 from xmodal_ros import backends
-from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSION_OUTPUTS,
-                               BundleError, sha256_file, write_manifest)
+from xmodal_ros.bundle import (BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT,
+                               FUSION_OUTPUTS, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
-from xmodal_training.checkpoint import CHECKPOINT, RunError, load_run, rebuild
+from xmodal_training.checkpoint import CHECKPOINT, load_run, rebuild, RunError
 from xmodal_training.methods import EXPORTABLE, sensor_subsets
 
 OPSET = 18
@@ -105,7 +120,7 @@ def write_graphs(model, ckpt, out):
 
 
 def package_version():
-    """The installed xmodal_ros version; a plain checkout (e.g. the GPU check) has none."""
+    """Return the installed xmodal_ros version; a plain checkout (e.g. the GPU check) has none."""
     try:
         return importlib.metadata.version('xmodal_ros')
     except importlib.metadata.PackageNotFoundError:
@@ -113,8 +128,12 @@ def package_version():
 
 
 def copy_checkpoint(ckpt, out):
-    """The run's checkpoint into the bundle, byte for byte (its hash goes into the manifest's
-    files); the PyTorch-eager baseline of `xmodal bench fuse` loads it, the runtime never does."""
+    """
+    Copy the run's checkpoint into the bundle, byte for byte.
+
+    Its hash goes into the manifest's files. The PyTorch-eager baseline of `xmodal bench fuse`
+    loads it, the runtime never does.
+    """
     src = Path(ckpt['run_dir']) / CHECKPOINT
     shutil.copyfile(src, Path(out) / CHECKPOINT)
     if sha256_file(Path(out) / CHECKPOINT) != ckpt['sha256']:
@@ -122,7 +141,8 @@ def copy_checkpoint(ckpt, out):
 
 
 def parity(model, runtime, inputs):
-    """Max abs difference per output between PyTorch and ``runtime`` for every sensor subset.
+    """
+    Max abs difference per output between PyTorch and ``runtime`` for every sensor subset.
 
     ``inputs``: sensor -> (n, *shape) real preprocessed inputs; a subset pairs row i of each of its
     sensors (the sum never looks across sensors, so the pairing needs no common sample).

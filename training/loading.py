@@ -1,4 +1,19 @@
-"""Bags -> the checked datasets that training, evaluation and export read.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bags -> the checked datasets that training, evaluation and export read.
 
 Every problem with the bags a user passes becomes a DataError naming the bag and the fix, before
 any training starts: a sensor the config does not list, a config sensor no bag records, a bag
@@ -8,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from xmodal_ros.sensors import (SensorConfigError, load_node_settings, load_sensor_config,
-                                model_config)
+from xmodal_ros.sensors import (load_node_settings, load_sensor_config, model_config,
+                                SensorConfigError)
 from xmodal_training.data.dataset import BagDataset
 from xmodal_training.data.windows import SampleRule
 
@@ -19,9 +34,13 @@ class DataError(ValueError):
 
 
 def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, sensors=None):
-    """The dataset of ``bags``: the sensors of ``sensors_config`` (sensors.yaml; ``sensors``
-    restricts them), fresh by the timeouts of ``node_params`` (the fuse node's parameter
-    YAML), sampled at ``sample_hz`` as in the training config's ``data`` block."""
+    """
+    Return the dataset of ``bags``.
+
+    The sensors of ``sensors_config`` (sensors.yaml; ``sensors`` restricts them), fresh by the
+    timeouts of ``node_params`` (the fuse node's parameter YAML), sampled at ``sample_hz`` as in
+    the training config's ``data`` block.
+    """
     missing = [b for b in bags if not Path(b).exists()]
     if missing:
         raise DataError(f'{missing[0]}: no such bag (a rosbag2 folder or .mcap/.db3 file)')
@@ -39,9 +58,12 @@ def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, senso
 
 def open_model_bags(bags, declarations, sensors_config=None, node_params=None, sample_hz=None,
                     where='the model'):
-    """The dataset of ``bags`` for a trained model: its sensors (``declarations``: name ->
-    {kind, input_shape, preprocess}) with their trained preprocessing, on the topics of
-    ``sensors_config``."""
+    """
+    Return the dataset of ``bags`` for a trained model.
+
+    Its sensors (``declarations``: name -> {kind, input_shape, preprocess}) with their trained
+    preprocessing, on the topics of ``sensors_config``.
+    """
     try:
         config = model_config(load_sensor_config(sensors_config), declarations, where)
     except SensorConfigError as e:
@@ -50,14 +72,19 @@ def open_model_bags(bags, declarations, sensors_config=None, node_params=None, s
 
 
 def check_training_set(ds, sensors, config_path, need_all=False):
-    """Raise DataError unless every bag records a labelled, non-empty subset of ``sensors`` and
-    together they record all of them (``need_all``: each bag records all of them)."""
+    """
+    Raise DataError unless every bag records a labelled.
+
+    non-empty subset of ``sensors`` and together they record all of them (``need_all``: each bag
+    records all of them).
+    """
     listed = set(sensors)
     for bag, have, n in zip(ds.bags, ds.bag_sensors, np.diff(ds.offsets)):
         extra = [s for s in have if s not in listed]
         if extra:
-            raise DataError(f'{bag}: records {", ".join(extra)}, which {config_path} does not list '
-                            f'(sensors: {list(sensors)}); add them there or train on other bags')
+            raise DataError(f'{bag}: records {", ".join(extra)}, which {config_path} does not '
+                            f'list (sensors: {list(sensors)}); add them there or train on other '
+                            'bags')
         if need_all and set(have) != listed:
             raise DataError(f'{bag}: records only {", ".join(have)}; the oracle trains on bags '
                             f'holding every sensor ({", ".join(sensors)}). Record such bags (e.g. '
@@ -73,12 +100,13 @@ def check_training_set(ds, sensors, config_path, need_all=False):
     recorded = {s for have in ds.bag_sensors for s in have}
     absent = [s for s in sensors if s not in recorded]
     if absent:
-        raise DataError(f'no bag records {", ".join(absent)}, which {config_path} lists; pass bags '
-                        f'that do, or remove it from `sensors` there (bags: {", ".join(ds.bags)})')
+        raise DataError(f'no bag records {", ".join(absent)}, which {config_path} lists; pass '
+                        f'bags that do, or remove it from `sensors` there (bags: '
+                        f'{", ".join(ds.bags)})')
 
 
 def real_inputs(ds, sensors, n):
-    """sensor -> (n, *shape) float32 inputs spread evenly over the samples that hold it."""
+    """Map each sensor to (n, *shape) float32 inputs spread evenly over the samples holding it."""
     out = {}
     for s in sensors:
         rows = np.flatnonzero(ds.present[ds.sample_bag, ds.sensors.index(s)])

@@ -1,4 +1,19 @@
-"""The training loop every method shares: one CPU, one GPU, or several GPUs under torchrun.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The training loop every method shares: one CPU, one GPU, or several GPUs under torchrun.
 
 DDP is set up from RANK / WORLD_SIZE / LOCAL_RANK (torchrun sets them) and each rank trains on its
 DistributedSampler shard; nothing here launches processes. On CUDA the forward pass runs under
@@ -50,9 +65,12 @@ class Context:
 
 
 def random_shift(x, pad):
-    """Translate each image of (B, C, H, W) by up to ``pad`` pixels (edges replicated): the
-    DrQ-style augmentation that keeps image encoders from memorising where things sit in an
-    episode instead of what they look like."""
+    """
+    Translate each image of (B, C, H, W) by up to ``pad`` pixels (edges replicated).
+
+    The DrQ-style augmentation that keeps image encoders from memorising where things sit in an
+    episode instead of what they look like.
+    """
     b, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode='replicate')
     dy, dx = (torch.randint(0, 2 * pad + 1, (2, b, 1), device=x.device))
@@ -71,7 +89,8 @@ def lr_factor(step, total, warmup):
 
 def fit(model, ds, mcfg, ctx, seed, desc, pseudo=None, recorder=None, record_from=None,
         shift_px=None):
-    """Train ``model`` in place for ``mcfg.epochs``; returns one dict of mean loss terms per epoch.
+    """
+    Train ``model`` in place for ``mcfg.epochs``; returns one dict of mean loss terms per epoch.
 
     ``pseudo``: (probs (N, C), targets (N, R)) added to each batch by dataset index (UMI).
     ``recorder``: collects the per-sensor predictions of epochs >= ``record_from`` (stage 1).

@@ -1,4 +1,19 @@
-"""`xmodal train fusion`: train UMI or a baseline on bags that each hold any subset of the sensors.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal train fusion`: train UMI or a baseline on bags that each hold any subset of the sensors.
 
 Two stages, as in the paper (Sec. 4 and 6). Stage 1 trains every sensor's encoder with a linear
 head (this *is* the `unimodal` / `late` baseline) and averages each training sample's predictions
@@ -11,20 +26,21 @@ The same code runs on one CPU, one GPU or several under torchrun (see loop.py). 
 bags, same config -> the same weights on the CPU.
 """
 import json
+from pathlib import Path
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import yaml
 
-from xmodal_training.checkpoint import CURVES, RunError, load_run, save_run
+from xmodal_training.checkpoint import CURVES, load_run, RunError, save_run
 from xmodal_training.loop import Context, fit
-from xmodal_training.methods import (NEEDS_STAGE1, USES_PSEUDO_LABELS, ConfigError, build_model,
-                                     method_config)
+from xmodal_training.methods import (build_model, ConfigError, method_config, NEEDS_STAGE1,
+                                     USES_PSEUDO_LABELS)
 from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder
+
+import yaml
 
 
 def target_stats(ds):
@@ -37,8 +53,11 @@ def target_stats(ds):
 
 
 def sensor_specs(ds, sensors):
-    """What a checkpoint records of each model sensor: kind, message type, input shape and
-    preprocessing (the dataset's), in the model's order."""
+    """
+    Return what a checkpoint records of each model sensor.
+
+    Kind, message type, input shape and preprocessing (the dataset's), in the model's order.
+    """
     return {s: ds.config[s].declaration() for s in sensors}
 
 
@@ -56,7 +75,10 @@ def new_model(method, cfg, seed, ds, mean, std):
 
 
 def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
-    """Stage 1: unimodal encoders + heads. Returns (model, curves, (pseudo probs, pseudo targets)).
+    """
+    Stage 1: unimodal encoders + heads.
+
+    Returns (model, curves, (pseudo probs, pseudo targets)).
 
     ``ds``: anything with ``batch(indices)``, ``shapes``, ``classes``, ``targets``, ``label`` and
     ``target`` (numpy, per sample) - the bag dataset, or the GPU check's arrays.
@@ -75,8 +97,12 @@ def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
 
 
 def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
-    """Stage 2: ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI,
-    its pseudo-labels. Returns (model, curves)."""
+    """
+    Stage 2.
+
+    ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI, its
+    pseudo-labels. Returns (model, curves).
+    """
     mcfg = method_config(method, cfg)
     model = new_model(method, cfg, seed, ds, mean, std)
     for s, enc in model.encoders().items():
@@ -90,8 +116,11 @@ def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
 
 
 def fingerprint(ds):
-    """What pseudo-labels keyed by dataset index depend on: the bags in order, their sample counts
-    and the sample rate."""
+    """
+    Return what pseudo-labels keyed by dataset index depend on.
+
+    The bags in order, their sample counts and the sample rate.
+    """
     return {'bags': [str(Path(b).resolve()) for b in ds.bags],
             'samples': [int(n) for n in np.diff(ds.offsets)], 'sample_hz': ds.rule.sample_hz}
 
@@ -120,14 +149,19 @@ def save(out, ckpt, model, curves, seconds, ctx):
 
 
 def pretrained_stage1(path, cfg, ds):
-    """A finished unimodal/late run on exactly these bags: its encoders and pseudo-labels."""
+    """
+    Return a finished unimodal/late run on exactly these bags.
+
+    The run provides the encoders and pseudo-labels.
+    """
     ckpt = load_run(path)
     if ckpt['method'] not in ('unimodal', 'late'):
-        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late run')
+        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late '
+                       'run')
     if ckpt['data'] != fingerprint(ds):
-        raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels are '
-                       'keyed by sample, so --pretrained needs a run on the same bags, in the same '
-                       'order, at the same data.sample_hz')
+        raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels '
+                       'are keyed by sample, so --pretrained needs a run on the same bags, in the '
+                       'same order, at the same data.sample_hz')
     if ckpt['train_config']['encoders'] != cfg['encoders']:
         raise RunError(f'{path}: its encoders differ from the `encoders` of this config')
     return ckpt

@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Process-wide allocator tuning for a node that takes camera-sized messages."""
 import ctypes
 
@@ -7,7 +21,8 @@ MALLOC_KEEP_BYTES = 64 << 20
 
 
 def keep_large_allocations(keep_bytes=MALLOC_KEEP_BYTES):
-    """Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
+    """
+    Serve large allocations from the heap and keep freed memory mapped (glibc ``mallopt``).
 
     Each camera-sized message is allocated and freed several times on its way into the node
     (DDS history, rmw's C message, rclpy's Python message). By default glibc maps every block

@@ -1,4 +1,19 @@
-"""Inference sessions for one ONNX graph each, behind one interface: ``session.run(x) -> outputs``.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Inference sessions for one ONNX graph each, behind one interface: ``session.run(x) -> outputs``.
 
 Two backends:
 
@@ -21,8 +36,8 @@ import functools
 import hashlib
 import importlib.util
 import os
-import re
 from pathlib import Path
+import re
 
 import numpy as np
 
@@ -39,7 +54,11 @@ class BackendError(RuntimeError):
 
 
 def default_cache_dir():
-    """Where TensorRT engines are cached: $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines."""
+    """
+    Return where TensorRT engines are cached.
+
+    $XMODAL_ENGINE_CACHE, else ~/.cache/xmodal_ros/engines.
+    """
     env = os.environ.get('XMODAL_ENGINE_CACHE')
     if env:
         return Path(env)
@@ -76,13 +95,17 @@ def resolve_backend(name):
                                '(on Jetson it comes with JetPack: python3-libnvinfer; elsewhere '
                                '`pip install .[gpu]`); or set backend: onnxruntime')
         if not gpu_name():
-            raise BackendError('backend tensorrt: no CUDA GPU found (libcudart could not be loaded '
-                               'or reports no device); set backend: onnxruntime')
+            raise BackendError('backend tensorrt: no CUDA GPU found (libcudart could not be '
+                               'loaded or reports no device); set backend: onnxruntime')
     return name
 
 
 def ort_providers(available=None):
-    """The execution providers to ask ONNX Runtime for, best first, among those it offers here."""
+    """
+    Return the execution providers to ask ONNX Runtime for, best first.
+
+    Only those it offers here.
+    """
     if available is None:
         import onnxruntime as ort
         available = ort.get_available_providers()
@@ -251,7 +274,11 @@ def _trt_logger():
 
 def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_version=None,
                      device=None):
-    """File name of a graph's engine: what it was built from, with which TensorRT, for which GPU."""
+    """
+    Return the file name of a graph's engine.
+
+    The name says what it was built from, with which TensorRT, for which GPU.
+    """
     trt_version = trt_version or _trt().__version__
     device = device or gpu_name() or 'nogpu'
     digest = hashlib.sha256(f'{sha256_file(onnx_path)}|{fp16}|{max_batch}'.encode()).hexdigest()
@@ -262,7 +289,8 @@ def engine_cache_key(onnx_path, *, fp16=True, max_batch=DEFAULT_MAX_BATCH, trt_v
 
 def build_engine(onnx_path, input_name, input_shape, *, cache_dir=None, fp16=True,
                  max_batch=DEFAULT_MAX_BATCH, workspace_bytes=1 << 30):
-    """Serialized TensorRT engine for an ONNX graph, from the cache or built (and cached) now.
+    """
+    Get the serialized TensorRT engine for an ONNX graph from the cache, or build (and cache) it.
 
     The engine accepts batches 1..``max_batch`` of ``input_shape`` (optimised for batch 1, the
     node's case). FP16 is requested with BuilderFlag.FP16 on TensorRT < 11; TensorRT 11 removed
@@ -367,7 +395,7 @@ class TrtSession:
 
 def open_session(backend, onnx_path, input_name, output_names, input_shape, *, threads=1,
                  providers=None, cache_dir=None, max_batch=DEFAULT_MAX_BATCH):
-    """A session for one graph on a resolved backend ('onnxruntime' or 'tensorrt')."""
+    """Return a session for one graph on a resolved backend ('onnxruntime' or 'tensorrt')."""
     if backend == 'tensorrt':
         return TrtSession(onnx_path, input_name, output_names, input_shape, cache_dir=cache_dir,
                           max_batch=max_batch)

@@ -1,4 +1,19 @@
-"""Model bundle: a folder with manifest.yaml and the ONNX graphs it names, verified by SHA-256.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Model bundle: a folder with manifest.yaml and the ONNX graphs it names, verified by SHA-256.
 
 The export (training side) writes bundles with ``write_manifest``; the robot loads them with
 ``load_bundle``, which refuses a bundle whose files are missing or differ from their recorded
@@ -85,8 +100,12 @@ def sha256_file(path, chunk=1 << 20):
 
 
 def write_manifest(root, manifest, extra_files=()):
-    """Record the SHA-256 of every graph the manifest names and of ``extra_files`` (paths relative
-    to ``root``, e.g. ``['checkpoint.pt']``), then write manifest.yaml."""
+    """
+    Record the SHA-256 of every graph and extra file, then write manifest.yaml.
+
+    The graphs the manifest names, and ``extra_files`` (paths relative to ``root``, e.g.
+    ``['checkpoint.pt']``).
+    """
     root = Path(root)
     names = [s['graph'] for s in manifest['sensors'].values()] + [manifest['fusion']['graph']]
     names += [str(n) for n in extra_files if str(n) not in names]
@@ -103,7 +122,7 @@ def _require(cond, path, what):
 
 
 def _legacy_sensor(name, s, mpath):
-    """A format_version 1 sensor entry with the kind and parameter names of version 2."""
+    """Return a format_version 1 sensor entry with the kind and parameter names of version 2."""
     _require(name in LEGACY_KINDS, mpath,
              f'format_version 1 sensor {name!r} has no known kind; re-export the run with this '
              'version: `xmodal export --model RUN --out DIR`')

@@ -1,5 +1,23 @@
-"""The `xmodal` command. Robot-side verbs run here; offline verbs import the training package
-only when chosen, so `xmodal fuse` works on a robot without torch."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The `xmodal` command.
+
+Robot-side verbs run here; offline verbs import the training package only when chosen, so `xmodal
+fuse` works on a robot without torch.
+"""
 import argparse
 import importlib
 import sys
@@ -7,13 +25,12 @@ import sys
 from xmodal_ros.paths import config_path, default_bundle
 
 
-
 def _csv(text):
     return [t.strip() for t in text.split(',') if t.strip()]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog='xmodal', description=__doc__.split('.')[0] + '.')
+    p = argparse.ArgumentParser(prog='xmodal', description=__doc__.strip().split('.')[0] + '.')
     sub = p.add_subparsers(dest='verb', required=True, metavar='VERB')
 
     def verb(parent, name, target, help_):
@@ -39,7 +56,8 @@ def build_parser():
     rec.add_argument('--depth-encoding', choices=['32FC1', '16UC1'], default=None,
                      help='REP-118 depth encoding, overriding the sensor YAML')
 
-    bag = sub.add_parser('bag', help='rosbag2 files').add_subparsers(dest='bag_verb', required=True)
+    bag = sub.add_parser('bag', help='rosbag2 files').add_subparsers(dest='bag_verb',
+                                                                     required=True)
     info = verb(bag, 'info', 'xmodal_training.data.baginfo:main',
                 'topics, types, counts, rates and label summary of a bag')
     info.add_argument('path')
@@ -90,7 +108,7 @@ def build_parser():
     fz.add_argument('--params', default=str(config_path('fuse.yaml')), help='ROS 2 parameter YAML')
     fz.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
     fz.add_argument('--sensors', default=None,
-                    help='sensor YAML with the topics (default: the parameter file\'s '
+                    help="sensor YAML with the topics (default: the parameter file's "
                          'sensors_config, else config/sensors.yaml)')
     fz.add_argument('--managed', action='store_true',
                     help='wait for lifecycle transitions instead of activating by itself')
@@ -102,7 +120,7 @@ def build_parser():
     bf.add_argument('--duration', type=float, default=60.0, help='seconds per measured run')
     bf.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
     bf.add_argument('--params', default=str(config_path('fuse.yaml')),
-                    help='the node\'s ROS 2 parameter YAML (both variants)')
+                    help="the node's ROS 2 parameter YAML (both variants)")
     bf.add_argument('--repeats', type=int, default=1,
                     help='rounds of both variants, alternating which runs first (default 1)')
     bf.add_argument('--torch-run', default=None,
@@ -115,7 +133,7 @@ def build_parser():
               'bag decoding and cached-dataset throughput')
     bd.add_argument('--episodes', type=int, default=8,
                     help='episodes to record (default 8, a 2 GB bag: long enough that the '
-                         'decoding workers\' ~0.25 s start-up does not dominate)')
+                         "decoding workers' ~0.25 s start-up does not dominate)")
     bd.add_argument('--bag', default=None, help='measure this bag instead of recording one')
 
     dm = verb(sub, 'demo', 'xmodal_training.demo:main',
@@ -140,7 +158,11 @@ def build_parser():
 
 
 def run_fuse(args):
-    """``xmodal fuse``: the fuse node with parameters from a YAML file, no launch tooling needed."""
+    """
+    Run ``xmodal fuse``: the fuse node with parameters from a YAML file.
+
+    No launch tooling needed.
+    """
     from pathlib import Path
 
     from xmodal_ros.fuse_node import spin

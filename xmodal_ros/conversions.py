@@ -1,4 +1,19 @@
-"""sensor_msgs/msg/Image -> numpy and header stamps, shared by the live node and the bag loader.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+sensor_msgs/msg/Image -> numpy and header stamps, shared by the live node and the bag loader.
 
 Both sides decode bytes through these functions so that a model sees the same arrays live as in
 training. They accept rclpy messages and rosbags-deserialised messages alike (same field names),
@@ -26,7 +41,11 @@ _HOST_BIG_ENDIAN = sys.byteorder == 'big'
 
 
 class ConversionError(ValueError):
-    """A message that cannot become an array; the text says what was found and what was expected."""
+    """
+    A message that cannot become an array.
+
+    The text says what was found and what was expected.
+    """
 
 
 def stamp_ns(header):
@@ -35,7 +54,8 @@ def stamp_ns(header):
 
 
 def image_to_array(msg, accept):
-    """Image -> (H, W, C) or (H, W) array in the message's own dtype, a view where possible.
+    """
+    Image -> (H, W, C) or (H, W) array in the message's own dtype, a view where possible.
 
     ``accept`` lists the encodings the caller can use (e.g. DEPTH_ENCODINGS).
     """

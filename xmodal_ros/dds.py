@@ -1,4 +1,19 @@
-"""The Fast DDS profile the node (and every image publisher) needs, on every distribution.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The Fast DDS profile the node (and every image publisher) needs, on every distribution.
 
 Fast DDS 3 (Kilted and later) reads ``FASTDDS_DEFAULT_PROFILES_FILE``; Fast DDS 2.x (Humble,
 Jazzy) reads ``FASTRTPS_DEFAULT_PROFILES_FILE``. The variable of the installed generation is set
@@ -18,9 +33,13 @@ LIBRARIES = {2: 'libfastrtps.so.2*', 3: 'libfastdds.so.3*'}
 
 
 def fastdds_generation(environ=None):
-    """2 or 3: the Fast DDS generation this process will load, from ROS_DISTRO where a ROS
-    install set it, else from the library found on LD_LIBRARY_PATH or the ament prefixes (ROS
-    wheels); None if neither tells."""
+    """
+    2 or 3.
+
+    The Fast DDS generation this process will load, from ROS_DISTRO where a ROS install set it,
+    else from the library found on LD_LIBRARY_PATH or the ament prefixes (ROS wheels); None if
+    neither tells.
+    """
     environ = os.environ if environ is None else environ
     distro = environ.get('ROS_DISTRO', '').lower()
     if distro:
@@ -34,7 +53,8 @@ def fastdds_generation(environ=None):
 
 
 def apply_dds_defaults(environ=None):
-    """Point Fast DDS at config/fastdds.xml unless the user chose a profile.
+    """
+    Point Fast DDS at config/fastdds.xml unless the user chose a profile.
 
     Must run before rclpy.init (Fast DDS reads the variable when the first participant is made).
     A profile already set under either name is kept, and copied to the name this Fast DDS reads.

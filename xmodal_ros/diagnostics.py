@@ -1,12 +1,27 @@
-"""What the fuse node measures about itself, and its /diagnostics message.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What the fuse node measures about itself, and its /diagnostics message.
 
 Latencies are kept as raw samples in fixed rings (no allocation per sample), so /diagnostics can
 show recent percentiles and the benchmark can read every sample of a run.
 """
 import dataclasses
 
-import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 
 OK, WARN = DiagnosticStatus.OK, DiagnosticStatus.WARN
 
@@ -23,14 +38,18 @@ class LatencyWindow:
         self.count += 1
 
     def values(self):
-        """Samples still held, oldest first."""
+        """Return the samples still held, oldest first."""
         n = min(self.count, self._buf.size)
         start = self.count % self._buf.size if self.count > self._buf.size else 0
         return np.roll(self._buf[:n], -start)
 
     def percentiles(self, qs=(50, 99)):
-        """Percentiles of the samples held: one partial sort of the buffer as it lies (their order
-        does not matter), so /diagnostics costs the executor thread little."""
+        """
+        Percentiles of the samples held.
+
+        One partial sort of the buffer as it lies (their order does not matter), so /diagnostics
+        costs the executor thread little.
+        """
         n = min(self.count, self._buf.size)
         if not n:
             return (None,) * len(qs)
@@ -39,7 +58,8 @@ class LatencyWindow:
 
 @dataclasses.dataclass
 class FuseStats:
-    """Counters and latency windows of one activation of the node (reset on activate).
+    """
+    Counters and latency windows of one activation of the node (reset on activate).
 
     Latency names: ``e2e`` publish time - newest input stamp of each prediction; ``arrival``
     publish time - callback entry of that newest input; ``fuse`` fusion head run;
@@ -51,6 +71,7 @@ class FuseStats:
     of the same sensor arrived before their turn. ``tick_starts``: ticks started by a message
     taken in ('message'), by encoder-thread results ('encoder') or by the fallback timer ('timer').
     """
+
     capacity: int
     ticks: int = 0
     published: int = 0
@@ -76,8 +97,11 @@ def _kv(values):
 
 
 def build_array(node_name, stamp, model_id, backend, stats, liveness, live, topics, now_ns):
-    """DiagnosticArray: one status for the prediction loop, one per enabled sensor (``topics``:
-    sensor -> topic of each enabled sensor)."""
+    """
+    DiagnosticArray: one status for the prediction loop.
+
+    One per enabled sensor (``topics``: sensor -> topic of each enabled sensor).
+    """
     statuses = []
     enabled = list(topics)
     e2e = stats.window('e2e').percentiles()

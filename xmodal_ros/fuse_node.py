@@ -1,4 +1,19 @@
-"""The fuse node: live sensors in, one fused prediction out at a fixed rate.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The fuse node: live sensors in, one fused prediction out at a fixed rate.
 
 Lifecycle: configure loads, verifies and warms up the model bundle and creates the publishers;
 activate subscribes and starts the prediction and diagnostics timers; deactivate stops them;
@@ -20,9 +35,9 @@ import sys
 import time
 from typing import Callable, Optional
 
+from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.subscription import Subscription
@@ -43,8 +58,8 @@ from xmodal_ros.paths import default_bundle
 from xmodal_ros.qos import LATCHED_QOS, PREDICTION_QOS, sensor_qos
 from xmodal_ros.scheduling import EncoderThread, TickSchedule
 from xmodal_ros.sensor_input import make_input
-from xmodal_ros.sensors import (ENCODE_MODES, NODE_KEYS, SensorConfigError, check_node_settings,
-                                declared_spec, load_sensor_config, message_class)
+from xmodal_ros.sensors import (check_node_settings, declared_spec, ENCODE_MODES,
+                                load_sensor_config, message_class, NODE_KEYS, SensorConfigError)
 
 NODE_NAME = 'fuse_node'
 # Parameter defaults; config/fuse.yaml documents each key and repeats these values (a test checks).
@@ -67,6 +82,7 @@ MESSAGE_INFO = hasattr(Subscription, 'CallbackType')
 @dataclasses.dataclass
 class Trace:
     """Where one message's time went on its way into tokens (for the latency breakdown)."""
+
     stamp_ns: int                     # header stamp
     received_ns: int                  # taken into the DDS reader (rmw received_timestamp; 0: n/a)
     callback_ns: int                  # node clock when its subscription callback started
@@ -78,11 +94,12 @@ class Trace:
 @dataclasses.dataclass
 class SensorSlot:
     """One enabled sensor while configured: its input state and its latest projected tokens."""
+
     name: str
     spec: object                      # sensors.SensorSpec: topic, kind, preprocessing
     queue_depth: int
     encode: str                       # one of ENCODE_MODES
-    input: object                     # sensor_input.ImageInput / WindowInput
+    sensor_input: object              # sensor_input.ImageInput / WindowInput
     tokens: Optional[np.ndarray] = None
     trace: Optional[Trace] = None     # of the message the tokens come from
     tokens_used: bool = True          # already counted in a prediction's latency
@@ -139,9 +156,12 @@ class FuseNode(LifecycleNode):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load, verify and warm up the bundle, match its sensors with sensors.yaml and the
-        per-sensor parameters; FAILURE (back to unconfigured) with ``error`` set if any of them
-        cannot be used."""
+        """
+        Load, verify and warm up the bundle.
+
+        Match its sensors with sensors.yaml and the per-sensor parameters; FAILURE (back to
+        unconfigured) with ``error`` set if any of them cannot be used.
+        """
         try:
             self._check_parameters()
             bundle = load_bundle(self._param('bundle') or default_bundle())
@@ -166,7 +186,8 @@ class FuseNode(LifecycleNode):
         self.error = None
         self._slots = {s: SensorSlot(name=s, spec=specs[s],
                                      queue_depth=int(settings[s]['queue_depth']),
-                                     encode=settings[s]['encode'], input=make_input(specs[s]))
+                                     encode=settings[s]['encode'],
+                                     sensor_input=make_input(specs[s]))
                        for s in enabled}
         self._liveness = Liveness({s: settings[s]['timeout'] for s in enabled},
                                   self._param('future_tolerance'))
@@ -192,8 +213,9 @@ class FuseNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _check_parameters(self):
-        bad = [f'{n}={self._param(n)}' for n in ('rate_hz', 'diagnostics_period',
-                                                  'future_tolerance') if self._param(n) <= 0]
+        bad = [f'{n}={self._param(n)}'
+               for n in ('rate_hz', 'diagnostics_period', 'future_tolerance')
+               if self._param(n) <= 0]
         if bad:
             raise ValueError(f'parameters must be > 0: {", ".join(bad)}')
         wait = self._param('tick_wait_fraction')
@@ -202,15 +224,19 @@ class FuseNode(LifecycleNode):
                              'the fusion period)')
 
     def _sensor_settings(self, bundle):
-        """{sensor: {enabled, timeout, queue_depth, encode}} for every sensor of ``bundle``, from
-        the <sensor>.* parameters; ValueError for a bundle sensor without them, for parameters
-        of a sensor the bundle does not have, and for values that cannot run."""
+        """
+        {sensor: {enabled, timeout, queue_depth, encode}} for every sensor of ``bundle``.
+
+        From the <sensor>.* parameters; ValueError for a bundle sensor without them, for parameters
+        of a sensor the bundle does not have, and for values that cannot run.
+        """
         blocks = {}
         for name in self.list_parameters([], 0).names:
             head, dot, key = name.partition('.')
             if dot and head not in NOT_SENSORS:
                 blocks.setdefault(head, {})[key] = self._param(name)
-        extra = [s for s, b in blocks.items() if s not in bundle.sensors and b.get('enabled', True)]
+        extra = [s for s, b in blocks.items()
+                 if s not in bundle.sensors and b.get('enabled', True)]
         if extra:
             raise ValueError(
                 f'parameters name sensor(s) {", ".join(extra)}, which bundle {bundle.root} does '
@@ -333,15 +359,19 @@ class FuseNode(LifecycleNode):
     # _on_encoded applies here.
 
     def _on_message(self, slot, msg, info):
-        """Check and convert one message, then encode it (encoder thread, here, or at the next
-        tick) and run a due tick; a malformed message is counted and dropped, never raised."""
+        """
+        Check and convert one message.
+
+        Then encode it (encoder thread, here, or at the next tick) and run a due tick; a malformed
+        message is counted and dropped, never raised.
+        """
         now = self.get_clock().now().nanoseconds
         t0 = time.perf_counter()
         try:
             stamp = stamp_ns(msg.header)
             reason = self._liveness.check_stamp(slot.name, stamp, now, slot.in_flight_ns)
             if reason is None:
-                slot.input.take(msg)
+                slot.sensor_input.take(msg)
         except Exception as e:  # noqa: BLE001 - bad input must never stop the node
             reason = f'{type(e).__name__}: {e}'
         if reason is not None:
@@ -350,11 +380,12 @@ class FuseNode(LifecycleNode):
         trace = Trace(stamp, info.get('received_timestamp', 0), now,
                       (time.perf_counter() - t0) * 1e3)
         if slot.encode == 'thread':
-            if not slot.input.ready:   # a force window still filling: nothing to encode yet
+            if not slot.sensor_input.ready:   # a force window still filling: nothing to encode
                 self._liveness.accept(slot.name, stamp)
                 return
             slot.in_flight_ns = stamp
-            if self._encoder.submit(slot.name, (slot, slot.input.snapshot(), trace)) is not None:
+            job = (slot, slot.sensor_input.snapshot(), trace)
+            if self._encoder.submit(slot.name, job) is not None:
                 self.stats.superseded[slot.name] = self.stats.superseded.get(slot.name, 0) + 1
             return                     # accepted, and a due tick run, once its tokens are ready
         slot.pending = trace
@@ -364,9 +395,12 @@ class FuseNode(LifecycleNode):
         self._maybe_tick('message')
 
     def _encode(self, slot):
-        """Encode the slot's pending message into its tokens, here, once its input is complete;
-        False (counted as malformed) if preprocessing or the encoder fails on it."""
-        if slot.pending is None or not slot.input.ready:
+        """
+        Encode the slot's pending message into its tokens, here, once its input is complete.
+
+        False (counted as malformed) if preprocessing or the encoder fails on it.
+        """
+        if slot.pending is None or not slot.sensor_input.ready:
             return True
         trace, slot.pending = slot.pending, None
         result = self._run_encoder(slot, None, trace)
@@ -377,17 +411,23 @@ class FuseNode(LifecycleNode):
         return True
 
     def _encode_failed(self, slot, reason):
-        """The newest input of ``slot`` could not be encoded: its older tokens are dropped, so the
-        sensor is not fused on them, and /diagnostics counts and shows why."""
+        """
+        Drop ``slot``'s older tokens: its newest input could not be encoded.
+
+        So the sensor is not fused on them, and /diagnostics counts and shows why.
+        """
         slot.tokens, slot.trace, slot.tokens_used = None, None, True
         self._liveness.encode_failed(slot.name, reason)
 
     def _run_encoder(self, slot, snapshot, trace):
-        """Preprocess + encode ``snapshot`` (None: the input's current state), on either thread;
-        fills in ``trace``; returns the tokens, or the error text."""
+        """
+        Preprocess + encode ``snapshot`` (None: the input's current state), on either thread.
+
+        Fills in ``trace``; returns the tokens, or the error text.
+        """
         t0 = time.perf_counter()
         try:
-            x = slot.input.model_input(snapshot)
+            x = slot.sensor_input.model_input(snapshot)
             t1 = time.perf_counter()
             tokens = self._model.encode(slot.name, x)
             t2 = time.perf_counter()
@@ -421,13 +461,17 @@ class FuseNode(LifecycleNode):
         self._maybe_tick('encoder')
 
     def live_sensors(self, now_ns):
-        """Enabled sensors whose newest message is within their timeout and that have tokens."""
+        """Return the enabled sensors with tokens and a newest message within their timeout."""
         return [s for s, slot in self._slots.items()
                 if slot.tokens is not None and self._liveness.is_live(s, now_ns)]
 
     def _maybe_tick(self, started_by):
-        """After a message was taken in (or encoder results applied): run the fusion tick if one is
-        due (tick_wait_fraction > 0; with 0 only the timer ticks, at the due times)."""
+        """
+        After a message was taken in (or encoder results applied).
+
+        Run the fusion tick if one is due (tick_wait_fraction > 0; with 0 only the timer ticks, at
+        the due times).
+        """
         if self._wait_fraction > 0.0:
             now = self.get_clock().now().nanoseconds
             if self._schedule.due(now):
@@ -440,8 +484,12 @@ class FuseNode(LifecycleNode):
             self._tick(now, 'timer')
 
     def _tick(self, now, started_by):
-        """The fusion tick, then /diagnostics when due: built right after a prediction went out,
-        in the slack before the next due time, it never holds up a tick (it takes ~0.5 ms)."""
+        """
+        Run the fusion tick, then /diagnostics when due.
+
+        Built right after a prediction went out, in the slack before the next due time, it never
+        holds up a tick (it takes ~0.5 ms).
+        """
         starts = self.stats.tick_starts
         starts[started_by] = starts.get(started_by, 0) + 1
         self._fuse(now)
@@ -522,7 +570,8 @@ class FuseNode(LifecycleNode):
 
 
 def spin(args=None, **node_kwargs):
-    """rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code.
+    """
+    rclpy.init with ``args``, run a FuseNode until shutdown; returns the process exit code.
 
     The Fast DDS profile and the allocator tuning are applied first, however the node is
     started (``ros2 run``, launch, ``xmodal fuse``).

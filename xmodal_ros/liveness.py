@@ -1,4 +1,19 @@
-"""Which sensors are live: per-sensor timeouts on message stamps, and the counters diagnostics show.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Which sensors are live: per-sensor timeouts on message stamps, and the counters diagnostics show.
 
 A sensor is live while its newest accepted message is younger than that sensor's own timeout,
 age measured as (node clock now - header stamp), so transport delay counts against it and a
@@ -36,7 +51,8 @@ class Liveness:
         self.future_tolerance_ns = int(future_tolerance_s * NS)
 
     def check_stamp(self, sensor, stamp_ns, now_ns, in_flight_ns=0):
-        """Why a message with this stamp must be dropped, or None if it may be used.
+        """
+        Why a message with this stamp must be dropped, or None if it may be used.
 
         ``in_flight_ns``: stamp of a message of this sensor taken in but not accepted yet (being
         encoded on another thread); the new one must be newer than that one too.
@@ -46,10 +62,10 @@ class Liveness:
             return 'header stamp is zero (unset); stamp messages with the capture time'
         if stamp_ns > now_ns + self.future_tolerance_ns:
             return (f'stamp is {(stamp_ns - now_ns) / NS:.3f} s in the future (tolerance '
-                    f'{self.future_tolerance_ns / NS:g} s): is the sender\'s clock synchronised?')
+                    f"{self.future_tolerance_ns / NS:g} s): is the sender's clock synchronised?")
         previous = max(h.newest_stamp_ns, in_flight_ns)
         if stamp_ns <= previous:
-            return (f'stamp is not newer than the previous message\'s (by '
+            return (f"stamp is not newer than the previous message's (by "
                     f'{(previous - stamp_ns) / 1e6:.3f} ms): out of order or repeated')
         return None
 

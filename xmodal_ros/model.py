@@ -1,4 +1,19 @@
-"""The runtime fusion model: a verified bundle's graphs opened on one backend.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The runtime fusion model: a verified bundle's graphs opened on one backend.
 
 ``encode`` turns one sensor's preprocessed input into its projected tokens; ``fuse`` turns the sum
 of the live sensors' tokens into class probabilities and regression targets. The node keeps each
@@ -9,12 +24,13 @@ was checked at export is what runs on the robot.
 import numpy as np
 
 from xmodal_ros import backends
-from xmodal_ros.bundle import (ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT, FUSION_OUTPUTS,
-                               Bundle, BundleError, load_bundle)
+from xmodal_ros.bundle import (Bundle, BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSION_INPUT,
+                               FUSION_OUTPUTS, load_bundle)
 
 
 class FusionModel:
-    """``FusionModel(bundle, backend='auto')``; ``bundle`` is a folder (verified here) or a Bundle.
+    """
+    ``FusionModel(bundle, backend='auto')``; ``bundle`` is a folder (verified here) or a Bundle.
 
     ``sensors`` limits which encoders are opened (default: all in the bundle). Other keyword
     arguments go to the backend: ``threads`` (ONNX Runtime intra-op threads), ``providers``
@@ -37,7 +53,8 @@ class FusionModel:
         self.targets = self.bundle.targets
         self.sensors = names
         self.tokens_shape = (self.bundle.tokens_k, self.bundle.tokens_d)
-        opts = dict(threads=threads, providers=providers, cache_dir=cache_dir, max_batch=max_batch)
+        opts = {'threads': threads, 'providers': providers, 'cache_dir': cache_dir,
+                'max_batch': max_batch}
         self._encoders = {}
         self._fusion = None
         try:

@@ -1,4 +1,19 @@
-"""Image reduction shared by the image kinds (xmodal_ros.kinds.rgb, .depth).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Image reduction shared by the image kinds (xmodal_ros.kinds.rgb, .depth).
 
 Images are reduced with a stratified box filter (up to 4x4 taps per output pixel): exact area
 averaging when the reduction factor is <= 4, a close approximation of it beyond, at ~0.3 ms for a
@@ -27,7 +42,8 @@ def gather_taps(img, out_hw):
 
 
 def resize_area(img, out_hw):
-    """(H, W[, C]) -> (h, w[, C]) float32 mean over stratified taps of each output cell.
+    """
+    (H, W[, C]) -> (h, w[, C]) float32 mean over stratified taps of each output cell.
 
     Rows are gathered and summed before columns are gathered: the second gather then touches
     taps_y times fewer pixels. uint8 sums of at most 16 taps are exact in uint16.

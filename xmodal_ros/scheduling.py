@@ -1,4 +1,19 @@
-"""When the fuse node fuses, and where it encodes: fusion due times, and the encoder thread.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+When the fuse node fuses, and where it encodes: fusion due times, and the encoder thread.
 
 ``TickSchedule``: the fixed rate as due times, one every period. A tick may run any time at or
 after a due time; it serves the newest due time not after it, and each due time that passed with
@@ -23,19 +38,24 @@ class TickSchedule:
         self.next_due_ns = int(first_due_ns)
 
     def due(self, now_ns):
-        """Whether a due time has passed without its tick."""
+        """Return whether a due time has passed without its tick."""
         return now_ns >= self.next_due_ns
 
     def serve(self, now_ns):
-        """Mark the newest due time <= ``now_ns`` as served by a tick running now; returns how many
-        earlier due times passed without one (missed cycles). Call only when ``due(now_ns)``."""
+        """
+        Mark the newest due time <= ``now_ns`` as served by a tick running now.
+
+        Returns how many earlier due times passed without one (missed cycles). Call only when
+        ``due(now_ns)``.
+        """
         missed = (now_ns - self.next_due_ns) // self.period_ns
         self.next_due_ns += (missed + 1) * self.period_ns
         return missed
 
 
 class EncoderThread:
-    """Runs ``work(job) -> result`` on one background thread, newest job per key first-come.
+    """
+    Runs ``work(job) -> result`` on one background thread, newest job per key first-come.
 
     ``notify()`` is called (on the thread) after each result is queued; ``results()`` drains them.
     ``work`` must not raise: a failure is a result like any other.

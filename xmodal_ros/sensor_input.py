@@ -1,4 +1,19 @@
-"""One sensor's messages -> its model input, through its kind (xmodal_ros.kinds).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One sensor's messages -> its model input, through its kind (xmodal_ros.kinds).
 
 ``take(msg)`` validates a message and keeps what the model needs from it (a view of an image's
 buffer, or one reading pushed into the window); it raises ConversionError for anything malformed
@@ -11,7 +26,8 @@ from xmodal_ros.window import ReadingWindow
 
 
 class ImageInput:
-    """rgb, depth, grid: the newest valid Image, kept as a view of its buffer.
+    """
+    rgb, depth, grid: the newest valid Image, kept as a view of its buffer.
 
     Eager kinds (grid: small images) are preprocessed on arrival, where their values are
     checked; the others only when encoded, since that is the costly step.
@@ -32,7 +48,11 @@ class ImageInput:
         return self._latest is not None
 
     def snapshot(self):
-        """The newest message's array (a view of its buffer, kept alive by it) and encoding."""
+        """
+        Return the newest message's array and encoding.
+
+        The array is a view of the message's buffer, kept alive by it.
+        """
         return self._latest
 
     def model_input(self, snapshot=None):
@@ -57,7 +77,7 @@ class WindowInput:
         return self.window.full
 
     def snapshot(self):
-        """A copy of the current window, oldest first (the ring changes with each take)."""
+        """Return a copy of the current window, oldest first (the ring changes with each take)."""
         return self.window.view().copy()
 
     def model_input(self, snapshot=None):
@@ -66,5 +86,5 @@ class WindowInput:
 
 
 def make_input(spec):
-    """The input state for ``spec`` (a SensorSpec) by its kind."""
+    """Return the input state for ``spec`` (a SensorSpec) by its kind."""
     return WindowInput(spec) if spec.kind.windowed else ImageInput(spec)

@@ -1,4 +1,19 @@
-"""The robot's sensors as data: config/sensors.yaml -> SensorSpec per sensor (one loader for all).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The robot's sensors as data: config/sensors.yaml -> SensorSpec per sensor (one loader for all).
 
 A sensor is a block under ``sensors:`` with a free name, a ``kind`` (xmodal_ros.kinds), its
 ``topic`` and ``msg_type``, and the layout keys its kind needs (e.g. grid ``rows``/``cols``,
@@ -12,10 +27,10 @@ import dataclasses
 import importlib
 from pathlib import Path
 
-import yaml
-
-from xmodal_ros.kinds import KINDS, Kind
+from xmodal_ros.kinds import Kind, KINDS
 from xmodal_ros.paths import config_path
+
+import yaml
 
 LABELS_TYPE = 'sensor_msgs/msg/JointState'
 NODE_KEYS = ('enabled', 'timeout', 'queue_depth', 'encode')
@@ -31,9 +46,14 @@ class SensorConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class SensorSpec:
-    """One configured sensor. ``layout``: its block as written (topic, rates, sizes ...);
-    ``params``: the preprocessing parameters (kind defaults + input-shaping layout keys +
-    ``preprocess`` overrides), which a bundle records so the robot feeds the model as trained."""
+    """
+    One configured sensor.
+
+    ``layout``: its block as written (topic, rates, sizes ...); ``params``: the preprocessing
+    parameters (kind defaults + input-shaping layout keys + ``preprocess`` overrides), which a
+    bundle records so the robot feeds the model as trained.
+    """
+
     name: str
     kind: Kind
     topic: str
@@ -56,7 +76,7 @@ class SensorSpec:
         return self.kind.preprocess(reading, encoding, self.params)
 
     def declaration(self):
-        """What a bundle manifest records of this sensor."""
+        """Return what a bundle manifest records of this sensor."""
         return {'kind': self.kind.name, 'msg_type': self.msg_type,
                 'input_shape': list(self.input_shape), 'preprocess': self.params}
 
@@ -75,7 +95,7 @@ class SensorConfig:
         return self.sensors[name]
 
     def subset(self, names):
-        """The same configuration restricted to ``names`` (in file order)."""
+        """Return the same configuration restricted to ``names`` (in file order)."""
         unknown = [n for n in names if n not in self.sensors]
         if unknown:
             raise SensorConfigError(f'{self.path}: no sensor named {", ".join(unknown)}; it '
@@ -84,13 +104,17 @@ class SensorConfig:
             self, sensors={n: s for n, s in self.sensors.items() if n in names})
 
     def identity(self):
-        """A JSON-able description (cache keys, checkpoints)."""
+        """Return a JSON-able description (cache keys, checkpoints)."""
         return {n: {'kind': s.kind.name, 'topic': s.topic, 'params': s.params}
                 for n, s in self.sensors.items()}
 
 
 def make_spec(name, block, where='sensors'):
-    """A SensorSpec from one YAML block (dict); SensorConfigError naming ``where.name.key``."""
+    """
+    Return a SensorSpec from one YAML block (dict).
+
+    Errors are SensorConfigErrors naming ``where.name.key``.
+    """
     at = f'{where}.{name}'
     if not isinstance(block, dict):
         raise SensorConfigError(f'{at}: expected a block of keys (kind, topic, msg_type, ...)')
@@ -131,7 +155,11 @@ def make_spec(name, block, where='sensors'):
 
 
 def parse_sensor_config(doc, path):
-    """The sensors.yaml document ``doc`` (already parsed) -> SensorConfig; errors name ``path``."""
+    """
+    Turn the sensors.yaml document ``doc`` (already parsed) into a SensorConfig.
+
+    Errors name ``path``.
+    """
     try:
         if not isinstance(doc, dict) or not isinstance(doc.get('sensors'), dict) \
                 or not doc['sensors']:
@@ -180,7 +208,11 @@ def load_sensor_config(path=None):
 
 
 def node_setting_defaults(spec):
-    """The fuse node's per-sensor settings for ``spec`` where its parameter file is silent."""
+    """
+    Return the fuse node's per-sensor settings for ``spec``.
+
+    For where its parameter file is silent.
+    """
     return {'enabled': True, **spec.kind.node_defaults}
 
 
@@ -200,9 +232,13 @@ def check_node_settings(name, settings, where):
 
 
 def load_node_settings(config, params_file=None, node_name='fuse_node'):
-    """Per-sensor node settings {name: {enabled, timeout, queue_depth, encode}} for the sensors of
-    ``config`` from the fuse node's ROS parameter file (default config/fuse.yaml); a sensor the
-    file does not mention gets its kind's defaults. What the bag loader reads for freshness."""
+    """
+    Return per-sensor node settings {name: {enabled, timeout, queue_depth, encode}}.
+
+    For the sensors of ``config``, from the fuse node's ROS parameter file (default
+    config/fuse.yaml); a sensor the file does not mention gets its kind's defaults. What the bag
+    loader reads for freshness.
+    """
     path = Path(params_file or config_path('fuse.yaml'))
     try:
         doc = yaml.safe_load(path.read_text()) or {}
@@ -219,16 +255,20 @@ def load_node_settings(config, params_file=None, node_name='fuse_node'):
 
 
 def message_class(msg_type):
-    """The rclpy message class of ``msg_type`` (e.g. sensor_msgs/msg/Image)."""
+    """Return the rclpy message class of ``msg_type`` (e.g. sensor_msgs/msg/Image)."""
     package, _, name = msg_type.split('/')
     return getattr(importlib.import_module(f'{package}.msg'), name)
 
 
 def declared_spec(name, declaration, config, where):
-    """The SensorSpec of a trained model's sensor: kind and preprocessing from its
-    ``declaration`` ({kind, input_shape, preprocess}: a bundle manifest's or a checkpoint's), so
-    the model is fed as trained; topic and layout from sensors.yaml (``config``), whose kind and
-    input-shaping layout keys must agree. ``where`` names the model in errors."""
+    """
+    Return the SensorSpec of a trained model's sensor.
+
+    Kind and preprocessing from its ``declaration`` ({kind, input_shape, preprocess}: a bundle
+    manifest's or a checkpoint's), so the model is fed as trained; topic and layout from
+    sensors.yaml (``config``), whose kind and input-shaping layout keys must agree. ``where`` names
+    the model in errors.
+    """
     kind = KINDS.get(declaration['kind'])
     if kind is None:
         raise SensorConfigError(f'{where}: sensor {name!r} has kind {declaration["kind"]!r}, '
@@ -262,7 +302,11 @@ def declared_spec(name, declaration, config, where):
 
 
 def model_config(config, declarations, where):
-    """The SensorConfig of a trained model's sensors (``declarations``: name -> declaration, in
-    the model's order), with ``config``'s topics and labels (``declared_spec``)."""
+    """
+    Return the SensorConfig of a trained model's sensors.
+
+    ``declarations``: name -> declaration, in the model's order; with ``config``'s topics and
+    labels (``declared_spec``).
+    """
     return dataclasses.replace(config, sensors={
         n: declared_spec(n, d, config, where) for n, d in declarations.items()})

@@ -1,4 +1,19 @@
-"""The window rule of windowed sensors (wrench, imu, joints), for the node and the bag loader.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The window rule of windowed sensors (wrench, imu, joints), for the node and the bag loader.
 
 A model input at time t holds the newest ``length`` readings stamped <= t, oldest first, and
 exists only once that many readings arrived. The node keeps them in ``ReadingWindow`` as they
@@ -9,9 +24,12 @@ import numpy as np
 
 
 class ReadingWindow:
-    """A ring of the newest ``length`` readings (each a vector of ``width``), readable oldest
-    first without a copy: each reading is written twice, at slot i and i + length, so rows
-    [i, i + length) of the doubled buffer are always the window in time order."""
+    """
+    A ring of the newest ``length`` readings (each a vector of ``width``).
+
+    Readable oldest first without a copy: each reading is written twice, at slot i and i + length,
+    so rows [i, i + length) of the doubled buffer are always the window in time order.
+    """
 
     def __init__(self, length, width):
         self.length = int(length)
@@ -31,11 +49,15 @@ class ReadingWindow:
         return self._count >= self.length
 
     def view(self):
-        """The window, oldest first (a view: the next push changes it)."""
+        """Return the window, oldest first (a view: the next push changes it)."""
         return self._ring[self._next:self._next + self.length]
 
 
 def window_rows(newest, length):
-    """Row indices (len(newest), length) into stamp-sorted readings: for each sample, the
-    ``length`` readings ending at its newest one, oldest first (negative where too few exist)."""
+    """
+    Row indices (len(newest), length) into stamp-sorted readings.
+
+    For each sample, the ``length`` readings ending at its newest one, oldest first (negative where
+    too few exist).
+    """
     return np.asarray(newest)[:, None] + np.arange(1 - length, 1)

@@ -1,4 +1,19 @@
-"""`xmodal bench data`: bag -> cache decoding and cached-dataset throughput, with memory use.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal bench data`: bag -> cache decoding and cached-dataset throughput, with memory use.
 
 Records a default-size simulator bag (every sensor of config/sensors.yaml: camera and depth
 640x480 at 30 Hz, tactile 100 Hz, force 500 Hz, finger joints 100 Hz, wrist IMU 250 Hz; labels
@@ -18,11 +33,11 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+from pathlib import Path
 import resource
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import psutil
@@ -73,7 +88,11 @@ def main(args):
 
 
 def _bag(tmp, args):
-    """The bag to measure and a description: ``--bag`` if given, else a fresh simulator bag."""
+    """
+    Return the bag to measure and a description.
+
+    ``--bag`` if given, else a fresh simulator bag.
+    """
     if getattr(args, 'bag', None):
         return args.bag, f'bag {args.bag}'
     from xmodal_training.sim.record import record_bag
@@ -89,8 +108,12 @@ def _in_fresh_process(fn, *args):
 
 
 class _PeakRss(threading.Thread):
-    """Samples the RSS of this process and of its children every 10 ms. (ru_maxrss cannot tell:
-    a spawned child inherits its parent's high-water mark through fork + exec.)"""
+    """
+    Samples the RSS of this process and of its children every 10 ms.
+
+    (ru_maxrss cannot tell: a spawned child inherits its parent's high-water mark through fork +
+    exec.)
+    """
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -129,7 +152,7 @@ def _raw_read(bag):
 
 
 def _first_pass(bag, cache_dir, workers):
-    from xmodal_training.data.dataset import BagDataset      # torch too: part of the baseline
+    from xmodal_training.data.dataset import BagDataset  # torch too: part of the baseline
     cpu0 = _cpu_s()
     with _PeakRss() as rss:
         t = time.perf_counter()

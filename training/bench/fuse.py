@@ -1,4 +1,19 @@
-"""`xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
 
 Three processes per variant, real DDS between them: a publisher (camera and depth 640x480 at
 30 Hz, tactile at 100 Hz, force at 500 Hz, each message stamped with the system clock right before
@@ -62,7 +77,7 @@ def _percentiles(values):
 
 
 def _bench_specs(bundle, sensors_config=None):
-    """The bundle's sensors as the node runs them (topics from sensors.yaml)."""
+    """Return the bundle's sensors as the node runs them (topics from sensors.yaml)."""
     from xmodal_ros.bundle import load_bundle
     from xmodal_ros.sensors import load_sensor_config, model_config
     b = load_bundle(bundle)
@@ -71,9 +86,13 @@ def _bench_specs(bundle, sensors_config=None):
 
 
 def _publisher_proc(bundle, ready, stop, results):
-    """Every sensor of the bundle on its configured topic at its configured rate (sensors.yaml
-    rate_hz), full-size images."""
+    """
+    Publish every sensor of the bundle on its configured topic at its configured rate.
+
+    The rate is sensors.yaml's rate_hz; images are full-size.
+    """
     import rclpy
+
     from xmodal_ros.qos import sensor_qos
     from xmodal_training.bench.messages import set_stamp, synthetic_message
     rclpy.init()
@@ -110,6 +129,7 @@ def _subscriber_proc(ready, measure, stop, results):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from sensor_msgs.msg import JointState
+
     from xmodal_ros.qos import PREDICTION_QOS
     rclpy.init()
     node = rclpy.create_node('xmodal_bench_subscriber')
@@ -131,8 +151,11 @@ def _subscriber_proc(ready, measure, stop, results):
 
 
 def _breakdown(stats):
-    """Mean of each path stage over all predictions and over the slowest 1 % (e2e >= its p99);
-    the stages of one prediction add up to its input->publish."""
+    """
+    Mean of each path stage over all predictions and over the slowest 1 % (e2e >= its p99).
+
+    The stages of one prediction add up to its input->publish.
+    """
     e2e = stats.latency.get('e2e')
     if e2e is None or not e2e.count:
         return {}
@@ -154,8 +177,9 @@ def _breakdown(stats):
 def _node_proc(variant, bundle, params, torch_run, torch_threads, ready, measure, stop, results):
     import rclpy
     from rclpy.executors import ExternalShutdownException
-    from xmodal_ros.diagnostics import FuseStats
+
     from xmodal_ros.allocator import keep_large_allocations
+    from xmodal_ros.diagnostics import FuseStats
     from xmodal_ros.executor import make_executor
     from xmodal_ros.fuse_node import FuseNode
     from xmodal_ros.model import FusionModel
@@ -226,8 +250,11 @@ def _cpu_seconds(procs):
 
 
 def run_variant(variant, bundle, duration, torch_run=None, torch_threads=None, params=None):
-    """Publisher, node and subscriber processes; the node's, subscriber's and CPU numbers.
-    ``params``: the node's parameter file (default config/fuse.yaml)."""
+    """
+    Run publisher, node and subscriber; return the node's, subscriber's and CPU numbers.
+
+    ``params``: the node's parameter file (default config/fuse.yaml).
+    """
     import psutil
     ctx = mp.get_context('spawn')
     results = ctx.Queue()

@@ -1,4 +1,19 @@
-"""Well-formed rclpy messages for any configured sensor, by kind (benchmarks, soak tests, tests).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Well-formed rclpy messages for any configured sensor, by kind (benchmarks, soak tests, tests).
 
 ``synthetic_message(spec, ...)`` returns a message whose model input is roughly ``level`` (0..1)
 everywhere, so a test can tell which sensors went into a prediction; callers stamp it.
@@ -17,8 +32,12 @@ def _image(msg_type, encoding, array):
 
 
 def synthetic_message(spec, level=0.5, size=(96, 128), rng=None):
-    """A valid message of ``spec``'s kind and layout; ``size`` (height, width) of rgb and depth
-    images; ``rng``: random content (a benchmark's load) instead of a constant ``level``."""
+    """
+    Return a valid message of ``spec``'s kind and layout.
+
+    ``size`` (height, width) of rgb and depth images; ``rng``: random content (a benchmark's load)
+    instead of a constant ``level``.
+    """
     kind, p = spec.kind.name, spec.params
     h, w = size
     if kind == 'rgb':

@@ -1,6 +1,23 @@
-"""The benchmark baseline: the bundle's own trained model run eagerly in PyTorch, behind the same
-interface as xmodal_ros.model.FusionModel, so the fuse node runs it unchanged (it is injected
-as the node's ``model_factory``; the node itself never imports torch).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The benchmark baseline.
+
+The bundle's own trained model run eagerly in PyTorch, behind the same interface as
+xmodal_ros.model.FusionModel, so the fuse node runs it unchanged (it is injected as the node's
+``model_factory``; the node itself never imports torch).
 
 The weights are the bundle's own ``checkpoint.pt`` (copied in by the export, listed and
 SHA-256-verified in the manifest's files like the graphs), so the baseline runs wherever the bundle
@@ -16,8 +33,12 @@ from xmodal_training.checkpoint import CHECKPOINT, load_checkpoint, load_run, re
 
 
 def bundle_checkpoint(bundle, run=None):
-    """The checkpoint dict of ``bundle``'s PyTorch model: from the run folder ``run`` if given,
-    else the bundle's own copy; BundleError says how to provide it."""
+    """
+    Return the checkpoint dict of ``bundle``'s PyTorch model.
+
+    From the run folder ``run`` if given, else the bundle's own copy; BundleError says how to
+    provide it.
+    """
     if run:
         ckpt = load_run(run)
     else:
@@ -40,8 +61,12 @@ class TorchFusionModel:
 
     def __init__(self, bundle, backend='torch', *, sensors=None, run=None, torch_threads=None,
                  **_):
-        """``torch_threads``: intra-op threads (None/0: PyTorch's default). The node's own
-        keyword arguments (threads, cache_dir, ...) are for ONNX Runtime and are ignored."""
+        """
+        ``torch_threads``: intra-op threads (None/0: PyTorch's default).
+
+        The node's own keyword arguments (threads, cache_dir, ...) are for ONNX Runtime and are
+        ignored.
+        """
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         ckpt = bundle_checkpoint(self.bundle, run)
         if torch_threads:

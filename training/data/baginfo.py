@@ -1,4 +1,19 @@
-"""`xmodal bag info PATH`: what a bag holds, read against the sensor YAML, as plain tables.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal bag info PATH`: what a bag holds, read against the sensor YAML, as plain tables.
 
 Rates are 1 / median interval between log times, so the gaps between episodes do not lower them;
 image sizes and encodings are every distinct one seen; the label summary counts episodes (runs of
@@ -12,7 +27,7 @@ from tqdm import tqdm
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
 from xmodal_ros.sensors import SensorConfigError
-from xmodal_training.data.bagread import LABELS, BagError, label_names, open_bag, parse_label
+from xmodal_training.data.bagread import BagError, label_names, LABELS, open_bag, parse_label
 
 
 def main(args):
@@ -48,8 +63,11 @@ def report(bag):
 
 
 def _scan(bag):
-    """One pass over the configured topics: log times, image (encoding, width, height) sets,
-    label rows and label name keys."""
+    """
+    Return one pass over the configured topics.
+
+    Log times, image (encoding, width, height) sets, label rows and label name keys.
+    """
     logtimes, images = collections.defaultdict(list), collections.defaultdict(set)
     rows, names = [], set()
     total = sum(bag.count(r) for r in bag.roles)

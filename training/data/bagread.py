@@ -1,4 +1,19 @@
-"""Open and validate rosbag2 bags against the sensor YAML, and iterate their decoded messages.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Open and validate rosbag2 bags against the sensor YAML, and iterate their decoded messages.
 
 Everything that can go wrong with a user's bag surfaces here as one exception, ``BagError``, whose
 text names the file (and topic), what was found, what was expected and how to fix it. Decoding goes
@@ -9,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from rosbags.rosbag2 import Reader
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import get_typestore, Stores
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
 from xmodal_ros.sensors import load_sensor_config
@@ -23,7 +38,11 @@ class BagError(ValueError):
 
 
 def topic_roles(config):
-    """role -> (topic, msg_type) of every configured sensor and, when configured, the labels."""
+    """
+    Map each role to (topic, msg_type).
+
+    The roles: every configured sensor and, when configured, the labels.
+    """
     config = load_sensor_config(config)
     roles = {n: (s.topic, s.msg_type) for n, s in config.sensors.items()}
     if config.labels:
@@ -32,7 +51,7 @@ def topic_roles(config):
 
 
 def bag_files(path):
-    """The files making up a bag (a rosbag2 folder or a bare .mcap/.db3 file), sorted."""
+    """Return the files making up a bag (a rosbag2 folder or a bare .mcap/.db3 file), sorted."""
     path = Path(path)
     if not path.exists():
         raise BagError(f'{path}: does not exist; expected a rosbag2 folder or a .mcap/.db3 file. '
@@ -51,8 +70,12 @@ def _unreadable(path, err):
 
 
 class Bag:
-    """An open bag: which of its connections carry which configured sensor (or the labels), and
-    ``problems`` that keep it from becoming training data (``check`` raises the first)."""
+    """
+    An open bag.
+
+    Which of its connections carry which configured sensor (or the labels), and ``problems`` that
+    keep it from becoming training data (``check`` raises the first).
+    """
 
     def __init__(self, path, reader, config):
         self.path = Path(path)
@@ -119,8 +142,12 @@ class Bag:
             yield role_of[conn.id], logtime, msg
 
     def decoded(self, start=None, stop=None):
-        """Yield (role, header stamp ns, value): model inputs for image kinds, reading vectors for
-        windowed kinds (their windows are cut later), labels as ``parse_label`` gives them."""
+        """
+        Yield (role, header stamp ns, value).
+
+        Model inputs for image kinds, reading vectors for windowed kinds (their windows are cut
+        later), labels as ``parse_label`` gives them.
+        """
         specs = self.config.sensors
         for role, _, msg in self.messages(list(self.roles), start, stop):
             stamp = stamp_ns(msg.header)
@@ -136,16 +163,20 @@ class Bag:
             yield role, stamp, value
 
     def invalid(self, role, stamp, err):
-        """BagError for a message of ``role`` that cannot be converted (``err``)."""
+        """Return a BagError for a message of ``role`` that cannot be converted (``err``)."""
         return BagError(
-            f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} ns: '
-            f'{err}. Fix: record {role} as {self.config.path} describes it, or leave that topic '
-            'out of the sensor YAML (--config)')
+            f'{self.path}: topic {self.roles[role][0].topic} ({role}), message stamped {stamp} '
+            f'ns: {err}. Fix: record {role} as {self.config.path} describes it, or leave that '
+            'topic out of the sensor YAML (--config)')
 
 
 def parse_label(msg):
-    """JointState ground truth -> (position float64, (class index, class name, phase index,
-    phase name, target names)); checks the documented layout."""
+    """
+    Parse JointState ground truth, checking the documented layout.
+
+    It returns (position float64, (class index, class name, phase index, phase name, target
+    names)).
+    """
     names = tuple(msg.name)
     position = np.asarray(msg.position, dtype=np.float64)
     ok = (len(names) == len(position) >= 3 and names[0] == 'episode'
@@ -162,8 +193,12 @@ def parse_label(msg):
 
 
 def label_names(bag, seen):
-    """Class, phase and target name lists of a bag: its metadata lists, checked against ``seen``
-    (the name keys of its ground truth messages); built from ``seen`` alone without metadata."""
+    """
+    Class, phase and target name lists of a bag.
+
+    Its metadata lists, checked against ``seen`` (the name keys of its ground truth messages);
+    built from ``seen`` alone without metadata.
+    """
     lists = []
     for kind, idx_at, name_at in (('classes', 0, 1), ('phases', 2, 3)):
         listed = _listed(bag, kind)
@@ -206,8 +241,12 @@ def _storage(path):
 
 @contextlib.contextmanager
 def open_bag(path, config):
-    """Open ``path`` (rosbag2 folder or bare .mcap/.db3) with its topics mapped to the sensors of
-    ``config`` (a SensorConfig or sensors.yaml path); ``Bag.check`` raises what does not fit."""
+    """
+    Open ``path`` with its topics mapped to the sensors of ``config``.
+
+    ``path``: a rosbag2 folder or a bare .mcap/.db3; ``config``: a SensorConfig or a sensors.yaml
+    path. ``Bag.check`` raises what does not fit.
+    """
     path = Path(path)
     files = bag_files(path)
     if path.is_dir() and not (path / 'metadata.yaml').is_file():

@@ -1,4 +1,19 @@
-"""Decoded-tensor cache: each bag is decoded once into .npy files that later epochs and runs map.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Decoded-tensor cache: each bag is decoded once into .npy files that later epochs and runs map.
 
 A bag's cache folder is named by a key over the bag's identity (file names, sizes, mtimes), the
 sensor config, the preprocessing parameters, the sample rule and FORMAT_VERSION, so any change to
@@ -15,16 +30,16 @@ import json
 import math
 import multiprocessing
 import os
+from pathlib import Path
 import shutil
 import signal
 import tempfile
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.data.bagread import LABELS, BagError, bag_files, label_names, open_bag
+from xmodal_training.data.bagread import bag_files, BagError, label_names, LABELS, open_bag
 from xmodal_training.data.windows import sample_table, window_table
 
 FORMAT_VERSION = 2
@@ -47,8 +62,11 @@ def cache_key(path, config, rule):
 
 
 class BagCache:
-    """One bag's decoded samples on disk. Arrays are memory-mapped on first use in each process
-    (never pickled), so DataLoader workers share the page cache instead of copies.
+    """
+    One bag's decoded samples on disk.
+
+    Arrays are memory-mapped on first use in each process (never pickled), so DataLoader workers
+    share the page cache instead of copies.
 
     Arrays: '<sensor>' frames (F, *input_shape) and '<sensor>_idx' (N,) for image kinds,
     '<sensor>' windows (N, *input_shape) for windowed kinds; 't_ns', 'episode' (into
@@ -76,10 +94,13 @@ class BagCache:
 
 
 def load_caches(bags, config, rule, cache_dir=None, workers=None):
-    """A BagCache per bag, decoding those not cached yet. ``config``: SensorConfig (its sensors'
-    preprocessing decides the arrays); ``workers``: decoding processes besides this one
-    (default: one per further CPU once there are POOL_MIN_BYTES to decode; 0 decodes in this
-    process alone)."""
+    """
+    Return a BagCache per bag, decoding those not cached yet.
+
+    ``config``: SensorConfig (its sensors' preprocessing decides the arrays); ``workers``: decoding
+    processes besides this one (default: one per further CPU once there are POOL_MIN_BYTES to
+    decode; 0 decodes in this process alone).
+    """
     config = load_sensor_config(config)
     root = cache_root(cache_dir)
     dests = [root / cache_key(b, config, rule) for b in bags]
@@ -134,8 +155,12 @@ def _worker_decode(path, config, start, stop):
 
 
 def _results(bag, ranges, config, pool, workers):
-    """Decoded ranges as they complete. This process decodes too, taking ranges from the other end,
-    so decoding starts while the workers start up; at most 2 * workers results wait."""
+    """
+    Yield decoded ranges as they complete.
+
+    This process decodes too, taking ranges from the other end, so decoding starts while the
+    workers start up; at most 2 * workers results wait.
+    """
     ranges, pending = collections.deque(ranges), collections.deque()
     while ranges or pending:
         while pool is not None and ranges and len(pending) < 2 * workers:
@@ -164,9 +189,12 @@ def _build(path, dest, config, rule, pool, workers):
 
 
 def _stream(bag, tmp, config, pool, workers):
-    """Decode every message into preallocated files (image kinds: model inputs; windowed kinds:
-    raw readings, <sensor>.readings.npy); returns the stamps per role, the label rows and the
-    label name keys seen."""
+    """
+    Decode every message into preallocated files.
+
+    Image kinds: model inputs; windowed kinds: raw readings, <sensor>.readings.npy. It returns the
+    stamps per role, the label rows and the label name keys seen.
+    """
     counts = {role: bag.count(role) for role in bag.roles}
     files = {}
     for s in bag.sensors:

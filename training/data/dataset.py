@@ -1,4 +1,19 @@
-"""Bags -> a torch Dataset of time-window samples, for any mix of sensor subsets.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Bags -> a torch Dataset of time-window samples, for any mix of sensor subsets.
 
 Sample contract (also the trainer's): a dict of tensors with one entry per configured sensor
 shaped as its ``SensorSpec.input_shape`` (zeros where the bag lacks the sensor), ``present`` bool
@@ -7,8 +22,8 @@ shaped as its ``SensorSpec.input_shape`` (zeros where the bag lacks the sensor),
 where unknown), ``episode`` int64 (unique across the dataset) and ``index`` int64 (the sample's
 position, stable for a given bag list and settings).
 
-``batch(indices)`` builds a whole batch with a few array gathers per bag, without per-sample Python;
-``__getitem__`` is the same path for one index, for DataLoader use.
+``batch(indices)`` builds a whole batch with a few array gathers per bag, without per-sample
+Python; ``__getitem__`` is the same path for one index, for DataLoader use.
 """
 import dataclasses
 import operator
@@ -22,7 +37,8 @@ from xmodal_training.data.windows import SampleRule
 
 
 class BagDataset(torch.utils.data.Dataset):
-    """Samples of ``bags`` (rosbag2 folders or .mcap/.db3 files), decoded once into the cache.
+    """
+    Samples of ``bags`` (rosbag2 folders or .mcap/.db3 files), decoded once into the cache.
 
     ``config``: sensors.yaml path or SensorConfig (default: the package's config/sensors.yaml):
     its sensors and their preprocessing, which a bundle records; ``rule``: the sample rule, whose
@@ -89,8 +105,11 @@ class BagDataset(torch.utils.data.Dataset):
         return {k: v[0] for k, v in self.batch([i % len(self)]).items()}
 
     def batch(self, indices, sensors=None):
-        """Samples ``indices`` stacked along a first batch dimension, as one dict of tensors;
-        ``sensors``: which sensors (and ``present`` columns), in that order (default: all)."""
+        """
+        Return samples ``indices`` stacked along a first batch dimension, as one dict of tensors.
+
+        ``sensors``: which sensors (and ``present`` columns), in that order (default: all).
+        """
         sensors = self.sensors if sensors is None else tuple(sensors)
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and not (0 <= idx.min() and idx.max() < len(self)):
@@ -108,8 +127,8 @@ class BagDataset(torch.utils.data.Dataset):
                     x[rows] = self._gather(b, s, idx[rows])
             result[s] = torch.from_numpy(x)
         result.update(
-            present=torch.from_numpy(self.present[bag][:, [self.sensors.index(s)
-                                                          for s in sensors]]),
+            present=torch.from_numpy(
+                self.present[bag][:, [self.sensors.index(s) for s in sensors]]),
             label=torch.from_numpy(self.label[idx]),
             phase=torch.from_numpy(self.phase[idx]),
             target=torch.from_numpy(self.target[idx]),
@@ -132,6 +151,6 @@ def _union(lists):
 
 
 def _remap(values, names, into):
-    """Indices into ``names`` -> indices into ``into``; -1 stays -1."""
+    """Map indices into ``names`` to indices into ``into``; -1 stays -1."""
     lookup = np.array([into.index(n) for n in names] + [-1], np.int64)
     return lookup[values]

@@ -1,4 +1,19 @@
-"""The sample rule: which instants become samples and which messages each one uses.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The sample rule: which instants become samples and which messages each one uses.
 
 A sample at time t takes, per sensor, the newest message stamped <= t (windowed kinds: the newest
 ``window`` readings <= t, xmodal_ros.window), the rule the live node follows. Instants lie on a
@@ -17,11 +32,16 @@ NS = 1_000_000_000
 
 @dataclasses.dataclass(frozen=True)
 class SampleRule:
-    """``sample_hz`` 100: the label and tactile rate, so each sample sees a new label and tactile
-    frame; faster would only repeat them, slower would drop them. ``timeouts``: sensor -> seconds,
-    the fuse node's per-sensor timeouts (xmodal_ros.sensors.load_node_settings). Labels come at
-    100 Hz: ``label_max_age_s`` 0.1 tolerates gaps while episode gaps (~1 s) still separate
-    episodes. ``episode_gap_s``: a silence that long splits an unlabelled bag into episodes."""
+    """
+    ``sample_hz`` 100.
+
+    The label and tactile rate, so each sample sees a new label and tactile frame; faster would
+    only repeat them, slower would drop them. ``timeouts``: sensor -> seconds, the fuse node's
+    per-sensor timeouts (xmodal_ros.sensors.load_node_settings). Labels come at 100 Hz:
+    ``label_max_age_s`` 0.1 tolerates gaps while episode gaps (~1 s) still separate episodes.
+    ``episode_gap_s``: a silence that long splits an unlabelled bag into episodes.
+    """
+
     sample_hz: float = 100.0
     timeouts: dict = dataclasses.field(default_factory=dict)
     label_max_age_s: float = 0.1
@@ -39,7 +59,8 @@ class SampleRule:
 
 
 def episode_spans(streams, labels, rule):
-    """[(start ns, end ns, source episode index or -1)] in time order.
+    """
+    [(start ns, end ns, source episode index or -1)] in time order.
 
     Labelled: runs of equal episode index in the ground truth. Unlabelled: stretches of sensor data
     without a silence longer than ``episode_gap_s``.
@@ -59,7 +80,8 @@ def episode_spans(streams, labels, rule):
 
 
 def sample_table(streams, labels, rule, windows):
-    """Sample instants and the messages each one uses.
+    """
+    Sample instants and the messages each one uses.
 
     ``streams``: role -> header stamps (ns, in bag order) for each sensor present and 'labels'
     when labelled; ``labels``: (stamps, episode index) or None; ``windows``: windowed sensor ->
@@ -99,6 +121,10 @@ def sample_table(streams, labels, rule, windows):
 
 
 def window_table(table, role, samples, length):
-    """Bag-order indices (len(samples), length) of the readings of windowed sensor ``role``
-    behind ``samples``, oldest first (xmodal_ros.window.window_rows on the stamp order)."""
+    """
+    Return bag-order indices (len(samples), length) of windowed sensor ``role``'s readings.
+
+    The readings behind ``samples``, oldest first (xmodal_ros.window.window_rows on the stamp
+    order).
+    """
     return table[f'{role}_order'][window_rows(table[role][samples], length)]

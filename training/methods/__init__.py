@@ -1,4 +1,19 @@
-"""Method name -> (config dataclass, config block in train_fusion.yaml, model class).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Method name -> (config dataclass, config block in train_fusion.yaml, model class).
 
 ``late`` and ``unimodal`` are one model (per-sensor encoders and heads) read two ways: late fusion
 averages the present sensors' predictions, ``unimodal`` is evaluated one sensor at a time.
@@ -33,7 +48,11 @@ class ConfigError(ValueError):
 
 
 def method_config(method, train_cfg):
-    """The method's dataclass filled from its block of the training config (unknown keys fail)."""
+    """
+    Return the method's dataclass filled from its block of the training config.
+
+    Unknown keys fail.
+    """
     cls, block, _ = METHODS[method]
     values = dict(train_cfg.get(block) or {})
     known = {f.name for f in dataclasses.fields(cls)}
@@ -51,9 +70,12 @@ ALL_SUBSETS_UP_TO = 6      # 2^6 - 1 = 63 subsets; beyond, the number explodes
 
 
 def sensor_subsets(sensors):
-    """The sensor combinations a model is evaluated and its export parity-checked on, smallest
-    first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every single
-    sensor, every leave-one-out and all of them (``subset_rule`` says which applied)."""
+    """
+    Return the sensor combinations a model is evaluated and its export parity-checked on.
+
+    Smallest first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every
+    single sensor, every leave-one-out and all of them (``subset_rule`` says which applied).
+    """
     sensors = tuple(sensors)
     n = len(sensors)
     if n <= ALL_SUBSETS_UP_TO:
@@ -74,8 +96,12 @@ def subset_rule(sensors):
 
 def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,
                 target_std=None):
-    """A fresh model for ``method``; ``sensors``: the model's sensors in order, name ->
-    {'kind', 'input_shape'}; encoders by kind from the config's ``encoders`` block."""
+    """
+    Return a fresh model for ``method``.
+
+    ``sensors``: the model's sensors in order, name -> {'kind', 'input_shape'}; encoders by kind
+    from the config's ``encoders`` block.
+    """
     shapes = {s: tuple(v['input_shape']) for s, v in sensors.items()}
     try:
         encoders = resolve_encoders(train_cfg['encoders'], {s: v['kind'] for s, v in

@@ -1,4 +1,19 @@
-"""Per-sensor encoders E_m: model input -> unimodal feature tokens F_m of shape (B, k_m, d_m).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Per-sensor encoders E_m: model input -> unimodal feature tokens F_m of shape (B, k_m, d_m).
 
 Small convolution stacks in the spirit of the robot encoders the paper borrows from Lee et al.
 [18] (conv layers for image and depth). One family per sensor kind (xmodal_ros.kinds: ``encoder``):
@@ -54,9 +69,12 @@ FAMILIES = {'grid': GridEncoder, 'temporal': TemporalEncoder}
 
 
 def resolve_encoders(encoders_cfg, kinds):
-    """{sensor: {family, channels, strides[, max_tokens]}} for ``kinds`` (sensor -> kind name):
-    the block of the sensor's kind, updated by a block named after the sensor if there is one.
-    ValueError naming the missing ``encoders.<kind>`` block."""
+    """
+    {sensor: {family, channels, strides[, max_tokens]}} for ``kinds`` (sensor -> kind name).
+
+    The block of the sensor's kind, updated by a block named after the sensor if there is one.
+    ValueError naming the missing ``encoders.<kind>`` block.
+    """
     out = {}
     for sensor, kind in kinds.items():
         if kind not in encoders_cfg and sensor not in encoders_cfg:
@@ -94,7 +112,7 @@ def _caps(cap, dims):
 
 
 def build_encoder(input_shape, spec):
-    """Encoder for one sensor from its resolved ``spec`` (``resolve_encoders``)."""
+    """Build the encoder for one sensor from its resolved ``spec`` (``resolve_encoders``)."""
     return FAMILIES[spec['family']](input_shape[0], list(spec['channels']),
                                     list(spec['strides']), _pool(input_shape, spec))
 

@@ -1,4 +1,19 @@
-"""What every method shares about the task: object class + regression targets.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What every method shares about the task: object class + regression targets.
 
 Targets are learned normalised (zero mean, unit std over the training set); the statistics travel
 in the model as buffers, so predictions come back in physical units wherever the model goes.
@@ -6,7 +21,6 @@ in the model as buffers, so predictions come back in physical units wherever the
 import torch
 from torch import nn
 from torch.nn import functional as F
-
 
 
 class TaskModel(nn.Module):
@@ -29,8 +43,11 @@ class TaskModel(nn.Module):
 
 
 def masked_mse(pred, target):
-    """Mean squared error over the known entries of ``target`` (NaN = unknown, as the dataset
-    gives targets a bag does not record)."""
+    """
+    Mean squared error over the known entries of ``target``.
+
+    NaN = unknown, as the dataset gives targets a bag does not record.
+    """
     known = ~target.isnan()
     if not known.any():
         return pred.new_zeros(())
@@ -38,8 +55,12 @@ def masked_mse(pred, target):
 
 
 def supervised_loss(logits, regression, labels, targets, regression_weight):
-    """Eq. 3, L_supervised: cross-entropy on the class (unlabelled rows, -1, are skipped) plus L2
-    on the normalised regression targets. The baselines train on this alone."""
+    """
+    Eq. 3, L_supervised.
+
+    cross-entropy on the class (unlabelled rows, -1, are skipped) plus L2 on the normalised
+    regression targets. The baselines train on this alone.
+    """
     loss = logits.new_zeros(())
     if logits.shape[-1] and (labels >= 0).any():
         loss = loss + F.cross_entropy(logits, labels, ignore_index=-1)

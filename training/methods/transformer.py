@@ -1,4 +1,19 @@
-"""Pre-norm transformer layers shared by the UMI and vanilla-transformer models.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Pre-norm transformer layers shared by the UMI and vanilla-transformer models.
 
 Written out (rather than nn.TransformerEncoderLayer) so the attention mask of Eq. 2 is explicit and
 the graphs export to ONNX as plain matmuls and softmax.
@@ -18,7 +33,11 @@ class SelfAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x, allowed=None):
-        """``allowed`` (k, k) bool: query i may attend key j (I_ij of Eq. 2); None = all."""
+        """
+        Attend over the tokens, query i to key j where ``allowed`` (k, k) bool says so.
+
+        ``allowed`` is I_ij of Eq. 2; None = all.
+        """
         b, k, d = x.shape
         q, key, v = self.qkv(x).view(b, k, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         y = F.scaled_dot_product_attention(q, key, v, attn_mask=allowed,

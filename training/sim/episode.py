@@ -1,4 +1,19 @@
-"""One scripted episode: randomise the scene from a seed, pick up the object, feel it, put it back.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+One scripted episode: randomise the scene from a seed, pick up the object, feel it, put it back.
 
 The gripper approaches the object, closes on it (position control at a limited speed with a force
 limit, as parallel grippers do), lifts it and holds it (the F/T sensor feels its weight), puts it
@@ -24,23 +39,23 @@ Ground truth per label step (100 Hz): the phase (PHASES; 'squeeze' starts at the
 contact) and TARGETS, each HORIZON_S ahead: the mean normal force of the two pads on the object
 (N) and the object's height above where it rested (m).
 """
-import functools
 from dataclasses import dataclass, field
+import functools
 
 import mujoco
 import numpy as np
 
 from xmodal_ros.conversions import DEPTH_ENCODINGS
 from xmodal_training.sim.objects import CLASSES, object_class
-from xmodal_training.sim.scene import (
-    FINGER_TRAVEL, OPEN_Y, PAD_HALF, TIMESTEP, Sim, pad_surface_y)
-from xmodal_training.sim.sensors import (
-    TABLE_CONFORM_M, camera_readout, depth_readout, draw_finger_params, draw_imu_params,
-    finger_readout, footprint, imu_readout, pad_pressure, rib_snaps, taxel_points, wrist_ring)
+from xmodal_training.sim.scene import FINGER_TRAVEL, OPEN_Y, PAD_HALF, pad_surface_y, Sim, TIMESTEP
+from xmodal_training.sim.sensors import (camera_readout, depth_readout, draw_finger_params,
+                                         draw_imu_params, finger_readout, footprint, imu_readout,
+                                         pad_pressure, rib_snaps, TABLE_CONFORM_M, taxel_points,
+                                         wrist_ring)
 
 SOURCES = ('camera', 'depth', 'tactile', 'force', 'finger_joints', 'wrist_imu')
-DEFAULT_RATES = dict(camera=30.0, depth=30.0, tactile=100.0, force=500.0, finger_joints=100.0,
-                     wrist_imu=250.0)
+DEFAULT_RATES = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 500.0,
+                 'finger_joints': 100.0, 'wrist_imu': 250.0}
 FINGER_JOINTS = ('left_finger_joint', 'right_finger_joint')   # finger_joints columns, in order
 PHASES = ('approach', 'squeeze', 'lift', 'place', 'slide', 'release')
 TARGETS = ('grip_force_future', 'object_height_future')
@@ -60,6 +75,7 @@ CONTACT_N = 0.05                          # pad force that counts as touching
 @dataclass
 class Stream:
     """One sensor's readings: stamps (int64 ns) and data (N, ...) in message layout."""
+
     stamps_ns: np.ndarray
     data: np.ndarray
 
@@ -88,42 +104,46 @@ def draw_params(cls, rng):
     scale = rng.uniform(0.96, 1.04)
     shade = rng.uniform(0.9, 1.1)
     yaw_range = 0.26 if cls.shape == 'box' else np.pi
-    return dict(
-        size=tuple(s * scale for s in cls.size),
-        mass=cls.mass * rng.uniform(0.9, 1.1),
-        friction=cls.friction * rng.uniform(0.9, 1.1),
-        rgb=tuple(np.clip(np.asarray(cls.rgb) * shade + rng.uniform(-0.04, 0.04, 3), 0, 1)),
-        table_rgb=tuple(np.array([0.6, 0.5, 0.38]) + rng.uniform(-0.06, 0.06, 3)),
-        light_pos=tuple(np.array([0.2, 0.3, 1.2]) + rng.uniform(-0.3, 0.3, 3) * [1, 1, 0.2]),
-        light_diffuse=(rng.uniform(0.5, 0.9),) * 3,
-        ambient=(rng.uniform(0.15, 0.4),) * 3,
-        object_xy=tuple(rng.uniform(-0.03, 0.03, 2)),
-        yaw=rng.uniform(-yaw_range, yaw_range),
-        perception_error=tuple(rng.normal(0.0, 0.0015, 2)),
-        start=(*rng.uniform(-0.08, 0.08, 2), rng.uniform(0.13, 0.17)),
-        grip_n=rng.uniform(10.0, 14.0),
-        slide_grip_n=rng.uniform(2.5, 4.0),
-        lift_m=rng.uniform(0.04, 0.06),
-        pace=rng.uniform(0.95, 1.05),
-        camera_noise=rng.uniform(1.0, 3.0),          # grey levels
-        depth_noise=rng.uniform(0.0015, 0.004),      # sigma = this * z^2 (m)
-        depth_dropout=rng.uniform(0.001, 0.01),
-        tactile_noise_kpa=rng.uniform(0.05, 0.15),
-        tactile_gain=rng.normal(1.0, 0.04),          # per-taxel gains are drawn later
-        force_noise_n=rng.uniform(0.02, 0.06),
-        torque_noise_nm=rng.uniform(0.001, 0.003),
-    )
+    return {
+        'size': tuple(s * scale for s in cls.size),
+        'mass': cls.mass * rng.uniform(0.9, 1.1),
+        'friction': cls.friction * rng.uniform(0.9, 1.1),
+        'rgb': tuple(np.clip(np.asarray(cls.rgb) * shade + rng.uniform(-0.04, 0.04, 3), 0, 1)),
+        'table_rgb': tuple(np.array([0.6, 0.5, 0.38]) + rng.uniform(-0.06, 0.06, 3)),
+        'light_pos': tuple(np.array([0.2, 0.3, 1.2]) + rng.uniform(-0.3, 0.3, 3) * [1, 1, 0.2]),
+        'light_diffuse': (rng.uniform(0.5, 0.9),) * 3,
+        'ambient': (rng.uniform(0.15, 0.4),) * 3,
+        'object_xy': tuple(rng.uniform(-0.03, 0.03, 2)),
+        'yaw': rng.uniform(-yaw_range, yaw_range),
+        'perception_error': tuple(rng.normal(0.0, 0.0015, 2)),
+        'start': (*rng.uniform(-0.08, 0.08, 2), rng.uniform(0.13, 0.17)),
+        'grip_n': rng.uniform(10.0, 14.0),
+        'slide_grip_n': rng.uniform(2.5, 4.0),
+        'lift_m': rng.uniform(0.04, 0.06),
+        'pace': rng.uniform(0.95, 1.05),
+        'camera_noise': rng.uniform(1.0, 3.0),          # grey levels
+        'depth_noise': rng.uniform(0.0015, 0.004),      # sigma = this * z^2 (m)
+        'depth_dropout': rng.uniform(0.001, 0.01),
+        'tactile_noise_kpa': rng.uniform(0.05, 0.15),
+        'tactile_gain': rng.normal(1.0, 0.04),          # per-taxel gains are drawn later
+        'force_noise_n': rng.uniform(0.02, 0.06),
+        'torque_noise_nm': rng.uniform(0.001, 0.003),
+    }
 
 
 class Script:
-    """Scripted gantry and finger commands for one episode (stateful: the finger set-point moves
-    at a limited speed)."""
+    """
+    Scripted gantry and finger commands for one episode.
+
+    Stateful: the finger set-point moves at a limited speed.
+    """
 
     def __init__(self, cls, p):
         pace = p['pace']
-        self.t = {k: v * pace for k, v in dict(
-            descend=T_DESCEND, close=T_CLOSE, lift=T_LIFT, hold=T_HOLD, place=T_PLACE,
-            loosen=T_LOOSEN, slide=T_SLIDE, release=T_RELEASE, rise=T_RISE).items()}
+        self.t = {k: v * pace for k, v in {
+            'descend': T_DESCEND, 'close': T_CLOSE, 'lift': T_LIFT, 'hold': T_HOLD,
+            'place': T_PLACE, 'loosen': T_LOOSEN, 'slide': T_SLIDE, 'release': T_RELEASE,
+            'rise': T_RISE}.items()}
         rest_z = p['size'][2] if cls.shape == 'box' else p['size'][-1]
         half_width = p['size'][1] if cls.shape == 'box' else p['size'][0]
         self.target_xy = np.array(p['object_xy']) + p['perception_error']
@@ -182,7 +202,11 @@ def _schedule(rate_hz, n_steps):
 
 
 class Tactile:
-    """Taxel pressure images (rows, pads*cols) kPa from the pads' contacts with object and table."""
+    """
+    Taxel pressure images (rows, pads*cols), kPa.
+
+    From the pads' contacts with object and table.
+    """
 
     def __init__(self, sim, rows, cols):
         self.sim, self.rows, self.cols = sim, rows, cols
@@ -239,7 +263,11 @@ def _sim(camera_hw, depth_hw):
 
 
 def _check_args(seed, sources, rates, camera_hw, depth_hw, depth_encoding, tactile_rc):
-    """Validated (rates with defaults filled in, camera_hw, depth_hw, tactile_rc)."""
+    """
+    Validate the arguments.
+
+    It returns (rates with defaults filled in, camera_hw, depth_hw, tactile_rc).
+    """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
     if isinstance(sources, str):
@@ -273,7 +301,8 @@ def _check_args(seed, sources, rates, camera_hw, depth_hw, depth_encoding, tacti
 
 def simulate_episode(seed, class_name=None, sources=SOURCES, rates=None, camera_hw=(480, 640),
                      depth_hw=None, depth_encoding='32FC1', tactile_rc=(8, 8), start_ns=0):
-    """Simulate one episode and return its sensor streams and labels.
+    """
+    Simulate one episode and return its sensor streams and labels.
 
     seed: non-negative int; the same seed gives bit-identical arrays.
     class_name: one of CLASSES (default: CLASSES[seed % len(CLASSES)]).

@@ -1,10 +1,27 @@
-"""numpy arrays -> serialised ROS 2 messages (rosbags, Kilted typestore), and the QoS the recorder
-offers: one place that knows message layouts, for the recorder and for anyone writing bags (test
-fixtures, converters)."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+numpy arrays -> serialised ROS 2 messages (rosbags, Kilted typestore).
+
+The QoS the recorder offers: one place that knows message layouts, for the recorder and for anyone
+writing bags (test fixtures, converters).
+"""
 import numpy as np
-from rosbags.interfaces import (
-    Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime)
-from rosbags.typesys import Stores, get_typestore
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
+                                QosTime)
+from rosbags.typesys import get_typestore, Stores
 
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 _T = TYPESTORE.types
@@ -23,7 +40,11 @@ def header(stamp_ns, frame_id):
 
 
 def image_msg(array, encoding, stamp_ns, frame_id):
-    """(H, W[, C]) array -> sensor_msgs/msg/Image, little-endian, rows packed (step = W*C*bytes)."""
+    """
+    Make a sensor_msgs/msg/Image of an (H, W[, C]) array.
+
+    Little-endian, rows packed (step = W*C*bytes).
+    """
     arr = np.ascontiguousarray(array)
     if arr.dtype.byteorder == '>':
         arr = arr.astype(arr.dtype.newbyteorder('<'))
@@ -44,8 +65,11 @@ def wrench_msg(values, stamp_ns, frame_id):
 
 
 def joint_state_msg(names, position, velocity, effort, stamp_ns, frame_id):
-    """Joint names and per-joint position, velocity, effort (equal lengths, or empty for a field
-    not measured) -> sensor_msgs/msg/JointState."""
+    """
+    Joint names and per-joint position, velocity.
+
+    Effort (equal lengths, or empty for a field not measured) -> sensor_msgs/msg/JointState.
+    """
     names = [str(n) for n in names]
     fields = {k: np.asarray(v, dtype=np.float64).reshape(-1)
               for k, v in (('position', position), ('velocity', velocity), ('effort', effort))}
@@ -70,9 +94,12 @@ def _covariance(values, name):
 def imu_msg(orientation_xyzw, angular_velocity, linear_acceleration, stamp_ns, frame_id,
             orientation_covariance=None, angular_velocity_covariance=None,
             linear_acceleration_covariance=None):
-    """-> sensor_msgs/msg/Imu. Covariances: 9 values each, zeros (unknown) by default; per REP-145
-    an IMU that gives no orientation passes orientation_xyzw=None, which sets
-    orientation_covariance[0] = -1."""
+    """
+    -> sensor_msgs/msg/Imu.
+
+    Covariances: 9 values each, zeros (unknown) by default; per REP-145 an IMU that gives no
+    orientation passes orientation_xyzw=None, which sets orientation_covariance[0] = -1.
+    """
     ocov = _covariance(orientation_covariance, 'orientation_covariance')
     if orientation_xyzw is None:
         orientation_xyzw = (0.0, 0.0, 0.0, 1.0)

@@ -1,4 +1,19 @@
-"""Object classes of the simulated robot, chosen so that no single sensor can tell them all apart.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Object classes of the simulated robot, chosen so that no single sensor can tell them all apart.
 
 The camera sees colour and shape; depth sees shape only; touch (tactile) feels softness (how far
 the object conforms to the domed pads), footprint shape and surface texture; the wrist
@@ -6,16 +21,16 @@ force/torque sensor feels mass (weight while lifted) and friction (drag while th
 the object). Twins are identical in everything but one property, so the sensors listed as blind
 (vision = camera and depth) cannot separate them:
 
-| class             | shape    | colour | stiff  | mu   | kg   | texture | twin (blind sensors)    |
-|-------------------|----------|--------|--------|------|------|---------|-------------------------|
-| red_foam_block    | box      | red    | soft   | 0.9  | 0.03 | smooth  | red_wood (vision)       |
-| red_wood_block    | box      | red    | hard   | 0.5  | 0.09 | smooth  | red_foam (vision)       |
-| green_wood_block  | box      | green  | hard   | 0.5  | 0.09 | smooth  | red_wood (touch,force)  |
-| blue_rubber_ball  | sphere   | blue   | soft   | 1.0  | 0.12 | smooth  | blue_steel (vision)     |
-| blue_steel_ball   | sphere   | blue   | hard   | 0.3  | 0.25 | smooth  | blue_rubber (vision)    |
-| grey_steel_ball   | sphere   | grey   | hard   | 0.3  | 0.25 | smooth  | blue_steel (touch,force)|
-| yellow_smooth_can | cylinder | yellow | medium | 0.4  | 0.20 | smooth  | ribbed (vision, force)  |
-| yellow_ribbed_can | cylinder | yellow | medium | 0.4  | 0.20 | ribbed  | smooth (vision, force)  |
+| class             | shape    | colour | stiff  | mu  | kg   | texture | twin (blind sensors)    |
+|-------------------|----------|--------|--------|-----|------|---------|-------------------------|
+| red_foam_block    | box      | red    | soft   | 0.9 | 0.03 | smooth  | red_wood (vision)       |
+| red_wood_block    | box      | red    | hard   | 0.5 | 0.09 | smooth  | red_foam (vision)       |
+| green_wood_block  | box      | green  | hard   | 0.5 | 0.09 | smooth  | red_wood (touch,force)  |
+| blue_rubber_ball  | sphere   | blue   | soft   | 1.0 | 0.12 | smooth  | blue_steel (vision)     |
+| blue_steel_ball   | sphere   | blue   | hard   | 0.3 | 0.25 | smooth  | blue_rubber (vision)    |
+| grey_steel_ball   | sphere   | grey   | hard   | 0.3 | 0.25 | smooth  | blue_steel (touch,force)|
+| yellow_smooth_can | cylinder | yellow | medium | 0.4 | 0.20 | smooth  | ribbed (vision, force)  |
+| yellow_ribbed_can | cylinder | yellow | medium | 0.4 | 0.20 | ribbed  | smooth (vision, force)  |
 
 (stiff: MuJoCo contact softness; mu: sliding friction; kg: mass; each +-10 % per episode.)
 
@@ -54,9 +69,9 @@ class ObjectClass:
     rib_pitch_m: float = 0.006
 
 
-_HARD = dict(solref=(0.004, 1.0), solimp=(0.95, 0.99, 0.001, 0.5, 2))
-_MEDIUM = dict(solref=(0.008, 1.0), solimp=(0.9, 0.97, 0.002, 0.5, 2))
-_SOFT = dict(solref=(0.03, 1.0), solimp=(0.8, 0.95, 0.006, 0.5, 2))
+_HARD = {'solref': (0.004, 1.0), 'solimp': (0.95, 0.99, 0.001, 0.5, 2)}
+_MEDIUM = {'solref': (0.008, 1.0), 'solimp': (0.9, 0.97, 0.002, 0.5, 2)}
+_SOFT = {'solref': (0.03, 1.0), 'solimp': (0.8, 0.95, 0.006, 0.5, 2)}
 
 _BOX = (0.025, 0.025, 0.025)
 _BALL = (0.028,)
@@ -81,7 +96,7 @@ SHAPES = ('box', 'sphere', 'cylinder')
 
 
 def object_class(name):
-    """The ObjectClass called ``name``; the error lists the valid names."""
+    """Return the ObjectClass called ``name``; the error lists the valid names."""
     for c in OBJECT_CLASSES:
         if c.name == name:
             return c

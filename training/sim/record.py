@@ -1,24 +1,38 @@
-"""`xmodal sim record`: simulate episodes and write them to a rosbag2 file (MCAP or sqlite3).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal sim record`: simulate episodes and write them to a rosbag2 file (MCAP or sqlite3).
 
 Episodes are laid end to end in simulated time, EPISODE_GAP_S apart (no messages in the gaps),
 each written as soon as it is simulated so memory holds one episode at most. Every message's bag
 log time equals its header stamp. Topics, types, frames and rates come from the sensor YAML.
 """
-import sys
-import time
 from collections import Counter
 from pathlib import Path
+import sys
+import time
 
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from tqdm import tqdm
 
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.sim.episode import (DURATION_S, FINGER_JOINTS, PHASES, TARGETS,
-                                         simulate_episode)
-from xmodal_training.sim.messages import (
-    LABEL_QOS, SENSOR_QOS, TYPESTORE, image_msg, imu_msg, joint_state_msg, label_msg, serialize,
-    wrench_msg)
+from xmodal_training.sim.episode import (DURATION_S, FINGER_JOINTS, PHASES, simulate_episode,
+                                         TARGETS)
+from xmodal_training.sim.messages import (image_msg, imu_msg, joint_state_msg, label_msg,
+                                          LABEL_QOS, SENSOR_QOS, serialize, TYPESTORE, wrench_msg)
 from xmodal_training.sim.objects import CLASSES
 
 EPISODE_GAP_S = 1.0
@@ -30,7 +44,7 @@ SIM_PADS = 2
 
 
 def parse_resolution(text):
-    """'WxH' -> (height, width)."""
+    """Parse 'WxH' into (height, width)."""
     try:
         w, h = (int(v) for v in text.lower().split('x'))
     except ValueError:
@@ -41,9 +55,13 @@ def parse_resolution(text):
 
 
 def sim_sources(config, sensors, resolution=None, depth_encoding=None):
-    """How the simulator produces the configured ``sensors``: {sensor: source} and the keyword
-    arguments of ``simulate_episode`` (rates, image sizes, layouts); ValueError naming the
-    sensor YAML for a sensor the simulated robot cannot produce as configured."""
+    """
+    Return how the simulator produces the configured ``sensors``.
+
+    {sensor: source} and the keyword arguments of ``simulate_episode`` (rates, image sizes,
+    layouts); ValueError naming the sensor YAML for a sensor the simulated robot cannot produce as
+    configured.
+    """
     where = config.path
     sources, kwargs, rates = {}, {'depth_encoding': depth_encoding or '32FC1'}, {}
     for name in sensors:
@@ -82,7 +100,11 @@ def sim_sources(config, sensors, resolution=None, depth_encoding=None):
 
 
 def episode_start_ns(index):
-    """Simulated time of episode ``index``'s t = 0: after a gap, then one gap between episodes."""
+    """
+    Return the simulated time of episode ``index``'s t = 0.
+
+    The first episode starts after a gap, then one gap lies between episodes.
+    """
     return round((EPISODE_GAP_S + index * (DURATION_S + EPISODE_GAP_S)) * 1e9)
 
 
@@ -104,7 +126,7 @@ def _check(config, sensors, classes, storage, episodes):
 
 
 def message(spec, data, row, stamp, encoding):
-    """One row of a simulated stream as the ROS message of ``spec``'s kind."""
+    """Return one row of a simulated stream as the ROS message of ``spec``'s kind."""
     frame = spec.layout.get('frame_id', '')
     kind = spec.kind.name
     if kind == 'wrench':
@@ -145,13 +167,15 @@ def write_episode(writer, connections, episode, index, config, sources):
 
 def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=None,
                config=None, resolution=None, depth_encoding=None, progress=False):
-    """Simulate ``episodes`` episodes (episode i: seed + i, class classes[(seed + i) % len]) and
-    write them to a new rosbag2 folder ``out``; returns a summary dict.
+    """
+    Simulate ``episodes`` episodes and write them to a new rosbag2 folder ``out``.
 
-    sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to
-    the simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb
-    and depth sensors, overriding the sensor YAML. A KeyboardInterrupt stops after the episode
-    being written and still closes a valid bag (summary['interrupted'] is then True).
+    Episode i: seed + i, class classes[(seed + i) % len]. It returns a summary dict.
+
+    sensors: names in the sensor YAML ``config`` to record (default: all of them); each maps to the
+    simulated robot's source of its kind. resolution: (height, width) or 'WxH' for the rgb and
+    depth sensors, overriding the sensor YAML. A KeyboardInterrupt stops after the episode being
+    written and still closes a valid bag (summary['interrupted'] is then True).
     """
     out = Path(out)
     if out.exists():
@@ -191,12 +215,12 @@ def record_bag(out, episodes=8, seed=0, sensors=None, storage='mcap', classes=No
     topics = {config[k].topic if k != 'labels' else config.labels['topic']: n
               for k, n in counts.items()}
     hw = kwargs.get('camera_hw')
-    return dict(out=str(out), storage=storage, episodes=done, interrupted=interrupted,
-                classes=dict(per_class), sensors=sensors, messages=topics,
-                bytes=sum(f.stat().st_size for f in out.rglob('*') if f.is_file()),
-                sim_seconds=done * DURATION_S, wall_seconds=time.perf_counter() - start,
-                resolution=f'{hw[1]}x{hw[0]}' if hw else '-',
-                depth_encoding=kwargs['depth_encoding'])
+    return {'out': str(out), 'storage': storage, 'episodes': done, 'interrupted': interrupted,
+            'classes': dict(per_class), 'sensors': sensors, 'messages': topics,
+            'bytes': sum(f.stat().st_size for f in out.rglob('*') if f.is_file()),
+            'sim_seconds': done * DURATION_S, 'wall_seconds': time.perf_counter() - start,
+            'resolution': f'{hw[1]}x{hw[0]}' if hw else '-',
+            'depth_encoding': kwargs['depth_encoding']}
 
 
 def summary_text(s):

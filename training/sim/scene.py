@@ -1,6 +1,22 @@
-"""The simulated workcell in MuJoCo: table, gantry gripper with two tactile pads, a wrist F/T
-sensor, a wrist IMU and finger joint sensors (position, velocity, motor force), one object, an RGB
-camera and a depth camera beside it.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The simulated workcell in MuJoCo.
+
+Table, gantry gripper with two tactile pads, a wrist F/T sensor, a wrist IMU and finger joint
+sensors (position, velocity, motor force), one object, an RGB camera and a depth camera beside it.
 
 The vertical axis is a position servo of finite stiffness and light damping (about 8 Hz, damping
 ratio 0.2 unloaded, as belt-driven gantry axes are): a payload sags it by m g / GANTRY_Z_KP and
@@ -11,8 +27,8 @@ One compiled model serves every episode: the object body carries one geom per pr
 paint, and moves the lights, so the offscreen renderers (EGL contexts, the slow part to create)
 live as long as the Sim.
 """
-import numpy as np
 import mujoco
+import numpy as np
 
 from xmodal_training.sim.objects import SHAPES
 
@@ -42,13 +58,17 @@ def _look_at(pos, target):
 
 
 def pad_surface_y(x, z):
-    """How far the pad skin lies behind its apex (m) at pad coordinates x, z."""
+    """Return how far the pad skin lies behind its apex (m) at pad coordinates x, z."""
     return (np.square(x) + np.square(z)) / (2 * PAD_DOME_R)
 
 
 def _pad_mesh(sign):
-    """Vertices of a convex pad: the domed skin (apex at finger-frame y = 0, bulging towards the
-    other finger, i.e. +y for the left finger when sign = -1) and a flat back."""
+    """
+    Vertices of a convex pad.
+
+    The domed skin (apex at finger-frame y = 0, bulging towards the other finger, i.e. +y for the
+    left finger when sign = -1) and a flat back.
+    """
     px, py, pz = PAD_HALF
     g = np.linspace(-1, 1, 7)
     x, z = (v.ravel() for v in np.meshgrid(g * px, g * pz))
@@ -223,7 +243,11 @@ class Sim:
         self.shape = None
 
     def renderer(self, sensor):
-        """The reusable Renderer for 'camera' (RGB) or 'depth' (metres), created on first use."""
+        """
+        Return the reusable Renderer for 'camera' (RGB) or 'depth' (metres).
+
+        Created on first use.
+        """
         if sensor not in self._renderers:
             h, w = self.camera_hw if sensor == 'camera' else self.depth_hw
             r = mujoco.Renderer(self.model, h, w)
@@ -239,8 +263,11 @@ class Sim:
 
     def configure(self, cls, size, mass, friction, rgb, table_rgb, light_pos, light_diffuse,
                   ambient, imu_quat=(1.0, 0.0, 0.0, 0.0)):
-        """Set every per-episode model parameter (all of them, so nothing leaks between episodes)
-        and reset the state."""
+        """
+        Set every per-episode model parameter and reset the state.
+
+        All of them, so nothing leaks between episodes.
+        """
         m = self.model
         for shape, g in self.object_geoms.items():
             on = shape == cls.shape

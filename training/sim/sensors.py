@@ -1,4 +1,19 @@
-"""Sensor config (config/sensors.yaml) and the sensor models turning simulator state into readings.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Sensor config (config/sensors.yaml) and the sensor models turning simulator state into readings.
 
 Camera and depth come from MuJoCo's renderer, with noise, range limits and dropouts a structured
 light camera shows. Tactile pressure is synthesised from geometry and MuJoCo's contact forces:
@@ -15,7 +30,6 @@ and noise, plus the rib texture vibration the physics cannot make (rib_snaps, wr
 from statistics import NormalDist
 
 import numpy as np
-
 
 DEPTH_RANGE_M = (0.1, 1.5)      # readings outside are "no return" (REP-118 invalid)
 EDGE_JUMP_M = 0.02              # depth discontinuity that makes pixels flicker invalid
@@ -34,7 +48,7 @@ def gaussian_like(shape, rng):
 
 
 def camera_readout(rgb, noise, rng):
-    """Rendered uint8 RGB + Gaussian read noise of ``noise`` grey levels."""
+    """Render uint8 RGB with Gaussian read noise of ``noise`` grey levels."""
     lut = np.rint(_GAUSS_LUT * noise).astype(np.int16)
     out = lut[rng.integers(0, 256, rgb.shape, dtype=np.uint8)]
     out += rgb
@@ -42,8 +56,12 @@ def camera_readout(rgb, noise, rng):
 
 
 def depth_readout(metres, encoding, noise, dropout, rng):
-    """Rendered z-depth (m) -> REP-118 image: range limits, depth-squared noise, invalid pixels
-    flickering along depth edges and at random (NaN in 32FC1, 0 in 16UC1)."""
+    """
+    Render z-depth (m) as a REP-118 image.
+
+    Range limits, depth-squared noise, invalid pixels flickering along depth edges and at random
+    (NaN in 32FC1, 0 in 16UC1).
+    """
     lo, hi = DEPTH_RANGE_M
     z = metres.astype(np.float32)
     invalid = (z < lo) | (z > hi)
@@ -62,8 +80,10 @@ def depth_readout(metres, encoding, noise, dropout, rng):
 
 
 def taxel_points(rows, cols, pad_half):
-    """(rows, cols, 3) taxel centres (x, 0, z) over a pad, in its finger's frame; the caller
-    sets y to the skin surface.
+    """
+    (rows, cols, 3) taxel centres (x, 0, z) over a pad, in its finger's frame.
+
+    The caller sets y to the skin surface.
 
     Row 0 is nearest the fingertip (lowest z), column 0 at the pad's -x edge (far from the
     camera), in both pads.
@@ -92,8 +112,12 @@ def signed_distance(shape, size, p):
 
 
 def footprint(shape, size, p_local, conform_m, rib_depth=0.0, rib_pitch_m=1.0):
-    """Relative pressure at taxel points ``p_local`` (in the touched body's frame): indentation
-    plus conformance (a Winkler foundation), times the surface texture (rings along local z)."""
+    """
+    Relative pressure at taxel points ``p_local`` (in the touched body's frame).
+
+    Indentation plus conformance (a Winkler foundation), times the surface texture (rings along
+    local z).
+    """
     w = np.maximum(conform_m - signed_distance(shape, size, p_local), 0.0)
     if rib_depth:
         w *= 1.0 + rib_depth * np.cos(2 * np.pi * p_local[..., 2] / rib_pitch_m)
@@ -113,9 +137,12 @@ ENCODER_STEP_M = 1e-5           # finger position resolution (a 10 um encoder co
 
 
 def finger_readout(raw, p, rng):
-    """(N, 3, 2) true [position, velocity, actuator force] of the two finger joints -> readings:
-    positions quantised to encoder counts (plus a per-episode zero offset of a few counts),
-    velocities with differentiation noise, efforts with motor-current noise and offset."""
+    """
+    (N, 3, 2) true [position, velocity, actuator force] of the two finger joints -> readings.
+
+    Positions quantised to encoder counts (plus a per-episode zero offset of a few counts),
+    velocities with differentiation noise, efforts with motor-current noise and offset.
+    """
     out = np.array(raw, dtype=np.float64)
     out[:, 0] = np.rint((out[:, 0] + p['finger_offset_m']) / ENCODER_STEP_M) * ENCODER_STEP_M
     out[:, 1] += rng.standard_normal(out[:, 1].shape) * p['finger_vel_noise']
@@ -126,10 +153,10 @@ def finger_readout(raw, p, rng):
 
 def draw_finger_params(rng):
     """Per-episode encoder offsets and noise levels of the finger drives."""
-    return dict(finger_offset_m=rng.integers(-3, 4, 2) * ENCODER_STEP_M,
-                finger_vel_noise=rng.uniform(0.5e-3, 1.5e-3),          # m/s
-                finger_effort_noise=rng.uniform(0.03, 0.1),            # N
-                finger_effort_offset=rng.normal(0.0, 0.05, 2))         # N
+    return {'finger_offset_m': rng.integers(-3, 4, 2) * ENCODER_STEP_M,
+            'finger_vel_noise': rng.uniform(0.5e-3, 1.5e-3),          # m/s
+            'finger_effort_noise': rng.uniform(0.03, 0.1),            # N
+            'finger_effort_offset': rng.normal(0.0, 0.05, 2)}         # N
 
 
 # Wrist IMU (MEMS class, e.g. BMI088-like): MuJoCo's accelerometer, gyro and frame orientation on
@@ -140,12 +167,12 @@ def draw_imu_params(rng):
     tilt = rng.normal(0.0, np.radians(0.3), 3)                     # rotation vector, rad
     angle = np.linalg.norm(tilt)
     axis = tilt / angle if angle > 0 else np.array([0.0, 0.0, 1.0])
-    return dict(imu_mount_quat=(np.cos(angle / 2), *(np.sin(angle / 2) * axis)),
-                accel_bias=rng.normal(0.0, 0.03, 3),               # m/s^2
-                accel_noise=rng.uniform(0.015, 0.03),              # m/s^2 per sample
-                gyro_bias=rng.normal(0.0, 0.003, 3),               # rad/s
-                gyro_noise=rng.uniform(0.002, 0.004),              # rad/s per sample
-                orientation_noise=rng.uniform(0.001, 0.003))       # rad per sample
+    return {'imu_mount_quat': (np.cos(angle / 2), *(np.sin(angle / 2) * axis)),
+            'accel_bias': rng.normal(0.0, 0.03, 3),               # m/s^2
+            'accel_noise': rng.uniform(0.015, 0.03),              # m/s^2 per sample
+            'gyro_bias': rng.normal(0.0, 0.003, 3),               # rad/s
+            'gyro_noise': rng.uniform(0.002, 0.004),              # rad/s per sample
+            'orientation_noise': rng.uniform(0.001, 0.003)}       # rad per sample
 
 
 def _quat_mul(a, b):
@@ -158,10 +185,13 @@ def _quat_mul(a, b):
 
 
 def imu_readout(quat_wxyz, gyro, accel, p, rng):
-    """True orientation (N, 4 w, x, y, z, in the world), angular velocity and specific force (N, 3,
-    IMU frame) -> (N, 10) readings [qx, qy, qz, qw, wx, wy, wz, ax, ay, az] with noise: the
-    orientation estimate jitters by a small random rotation, the rates and accelerations carry
-    bias and white noise."""
+    """
+    Turn the true IMU motion into (N, 10) readings with noise.
+
+    True orientation (N, 4 w, x, y, z, in the world), angular velocity and specific force (N, 3,
+    IMU frame) -> readings [qx, qy, qz, qw, wx, wy, wz, ax, ay, az]: the orientation estimate
+    jitters by a small random rotation, the rates and accelerations carry bias and white noise.
+    """
     n = len(quat_wxyz)
     half = rng.standard_normal((n, 3)) * (p['orientation_noise'] / 2)
     dq = np.concatenate([np.ones((n, 1)), half], axis=1)
@@ -190,8 +220,12 @@ RIB_SNAP_SPEED = 0.005          # m/s
 
 
 def rib_snaps(pad_z, normal_n, rib_depth, pitch_m, dt):
-    """(n,) snap forces (N) released per step, from the pads' positions along the rib axis
-    ``pad_z`` (n, pads; m, object frame) and their normal forces on the object (n, pads; N)."""
+    """
+    (n,) snap forces (N) released per step.
+
+    From the pads' positions along the rib axis ``pad_z`` (n, pads; m, object frame) and their
+    normal forces on the object (n, pads; N).
+    """
     if not rib_depth or len(pad_z) < 2:
         return np.zeros(len(pad_z))
     crest = np.floor(pad_z / pitch_m)
@@ -205,8 +239,11 @@ def rib_snaps(pad_z, normal_n, rib_depth, pitch_m, dt):
 
 
 def wrist_ring(snaps, dt):
-    """Acceleration (m/s^2, along the snaps' direction) of the wrist mode rung by ``snaps`` (N):
-    a two-pole resonator whose response to one snap peaks at force / WRIST_MODAL_MASS_KG."""
+    """
+    Acceleration (m/s^2, along the snaps' direction) of the wrist mode rung by ``snaps`` (N).
+
+    A two-pole resonator whose response to one snap peaks at force / WRIST_MODAL_MASS_KG.
+    """
     out = np.zeros(len(snaps))
     if not snaps.any():
         return out

@@ -1,4 +1,19 @@
-"""Sensor kinds: what a sensor *is*, as opposed to what it is called.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Sensor kinds: what a sensor *is*, as opposed to what it is called.
 
 A configured sensor (config/sensors.yaml) is a free name plus one of these kinds. The kind knows
 its ROS message type, which encodings or fields it accepts, how a message becomes a reading
@@ -23,7 +38,7 @@ __all__ = ['KINDS', 'Kind', 'get_kind']
 
 
 def get_kind(name):
-    """The Kind called ``name``; KeyError listing the known kinds otherwise."""
+    """Return the Kind called ``name``; KeyError listing the known kinds otherwise."""
     try:
         return KINDS[name]
     except (KeyError, TypeError):

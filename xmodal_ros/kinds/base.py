@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The contract every sensor kind fulfils (see xmodal_ros.kinds)."""
 import numpy as np
 
@@ -7,7 +21,10 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Kind:
-    """One kind of sensor. Subclasses set the class attributes and implement the methods.
+    """
+    One kind of sensor.
+
+    Subclasses set the class attributes and implement the methods.
 
     ``read(msg, params)`` checks one message and returns its reading: a view of an image, or a
     1-D float64 vector for windowed kinds; anything malformed or physically absurd raises
@@ -34,8 +51,11 @@ class Kind:
     rate_hz = 30.0
 
     def params(self, layout, overrides, where):
-        """Preprocessing parameters from the kind's defaults, the layout keys that shape the
-        input, and the sensor's ``preprocess`` overrides; ValueError naming ``where`` if bad."""
+        """
+        Preprocessing parameters from the kind's defaults, the layout keys that shape the input.
+
+        The sensor's ``preprocess`` overrides; ValueError naming ``where`` if bad.
+        """
         unknown = sorted(set(overrides) - set(self.defaults) - set(self.layout_params))
         if unknown:
             raise ValueError(f'{where}.preprocess: unknown key(s) {", ".join(unknown)} for kind '
@@ -82,8 +102,12 @@ def positive_number(params, key, where):
 
 
 def check_vector(values, limit, what):
-    """A reading vector must be finite, representable in float32 and within ``limit`` (the
-    physically plausible magnitude of the kind); ConversionError saying which bound failed."""
+    """
+    Check that a reading vector is finite, representable in float32 and within ``limit``.
+
+    ``limit``: the physically plausible magnitude of the kind. ConversionError says which bound
+    failed.
+    """
     if not np.isfinite(values).all():
         raise ConversionError(f'{what} holds non-finite values {values.tolist()}')
     peak = float(np.abs(values).max()) if values.size else 0.0

@@ -1,4 +1,19 @@
-"""grid: a 2-D array of readings in a sensor_msgs/msg/Image (32FC1, 16UC1 or mono8).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+grid: a 2-D array of readings in a sensor_msgs/msg/Image (32FC1, 16UC1 or mono8).
 
 Tactile pads, thermal arrays, spectrograms: any size. The image is ``rows`` x (``pads`` *
 ``cols``); pad p occupies columns [p*cols, (p+1)*cols), so several pads of one sensor arrive in
@@ -13,9 +28,13 @@ COMPRESS = ('log1p', 'none')
 
 
 class GridKind(Kind):
-    """Model input (pads, rows, cols) float32: log1p(max(x, 0) / scale) with ``compress: log1p``
-    (pressures span decades: a soft foam contact ~10 kPa and a steel one ~500 kPa stay in one
-    usable range), x / scale with ``compress: none``. Readings beyond ``max_abs`` are absurd."""
+    """
+    Model input (pads, rows, cols) float32.
+
+    log1p(max(x, 0) / scale) with ``compress: log1p`` (pressures span decades: a soft foam contact
+    ~10 kPa and a steel one ~500 kPa stay in one usable range), x / scale with ``compress: none``.
+    Readings beyond ``max_abs`` are absurd.
+    """
 
     name = 'grid'
     msg_type = 'sensor_msgs/msg/Image'

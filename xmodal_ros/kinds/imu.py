@@ -1,16 +1,33 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """imu: inertial measurement units (sensor_msgs/msg/Imu), a window of the newest readings."""
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
-from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+from xmodal_ros.kinds.base import check_vector, Kind, positive_int, positive_number
 from xmodal_ros.kinds.wrench import scaled_window
 
 
 class ImuKind(Kind):
-    """Reading [wx, wy, wz, ax, ay, az] (rad/s, m/s^2 with the gravity reaction, as IMUs report),
-    followed by the orientation quaternion [x, y, z, w] when ``orientation: true``. A message
-    whose orientation_covariance[0] is -1 has no orientation (REP-145); such an IMU must be
-    configured with ``orientation: false``. Model input (6 or 10, window)."""
+    """
+    Reading [wx, wy, wz, ax, ay, az] (rad/s, m/s^2 with the gravity reaction, as IMUs report).
+
+    Followed by the orientation quaternion [x, y, z, w] when ``orientation: true``. A message whose
+    orientation_covariance[0] is -1 has no orientation (REP-145); such an IMU must be configured
+    with ``orientation: false``. Model input (6 or 10, window).
+    """
 
     name = 'imu'
     msg_type = 'sensor_msgs/msg/Imu'

@@ -1,17 +1,35 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """joints: named joints of a sensor_msgs/msg/JointState (proprioception), a window of readings."""
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
-from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+from xmodal_ros.kinds.base import check_vector, Kind, positive_int, positive_number
 from xmodal_ros.kinds.wrench import scaled_window
 
 FIELDS = ('position', 'velocity', 'effort')
 
 
 class JointsKind(Kind):
-    """Reading: for each of ``fields`` (position, velocity, effort), the configured ``joints`` in
-    order (a message may list more joints, in any order); model input (fields * joints, window),
-    each field divided by its ``<field>_scale``. Values beyond ``max_abs`` are absurd."""
+    """
+    Reading: for each of ``fields`` (position, velocity, effort).
+
+    The configured ``joints`` in order (a message may list more joints, in any order); model input
+    (fields * joints, window), each field divided by its ``<field>_scale``. Values beyond
+    ``max_abs`` are absurd.
+    """
 
     name = 'joints'
     msg_type = 'sensor_msgs/msg/JointState'

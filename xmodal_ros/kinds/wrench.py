@@ -1,13 +1,34 @@
-"""wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped), a window of the newest readings."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+wrench: 6-axis force/torque (geometry_msgs/msg/WrenchStamped).
+
+A window of the newest readings.
+"""
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
-from xmodal_ros.kinds.base import Kind, check_vector, positive_int, positive_number
+from xmodal_ros.kinds.base import check_vector, Kind, positive_int, positive_number
 
 
 class WrenchKind(Kind):
-    """Reading [fx, fy, fz, tx, ty, tz] (N, N m); model input (6, window), scaled to O(1).
-    A component beyond ``max_force_n`` / ``max_torque_nm`` is refused as absurd."""
+    """
+    Reading [fx, fy, fz, tx, ty, tz] (N, N m); model input (6, window), scaled to O(1).
+
+    A component beyond ``max_force_n`` / ``max_torque_nm`` is refused as absurd.
+    """
 
     name = 'wrench'
     msg_type = 'geometry_msgs/msg/WrenchStamped'

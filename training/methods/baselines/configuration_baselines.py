@@ -1,6 +1,24 @@
-"""Hyperparameters of the paper's baselines (Sec. 6, Table 2): unimodal encoders with a linear
-head (also late fusion, and stage 1 of UMI: its encoders and pseudo-labels), and the vanilla
-multimodal transformer of Gabeur et al. [9] with learnable tokens in place of missing sensors."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hyperparameters of the paper's baselines (Sec. 6, Table 2).
+
+Unimodal encoders with a linear head (also late fusion, and stage 1 of UMI: its encoders and
+pseudo-labels), and the vanilla multimodal transformer of Gabeur et al. [9] with learnable tokens
+in place of missing sensors.
+"""
 import dataclasses
 
 

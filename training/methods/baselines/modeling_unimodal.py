@@ -1,13 +1,29 @@
-"""Unimodal encoders with a linear head each (Table 2, "Unimodal"), and late fusion: the average of
-the present sensors' predictions (Table 4, "averaging the final predictions from unimodal
-encoders"). Training this model is also stage 1 of UMI: its encoders initialise UMI's, and its
-predictions over the last e epochs become UMI's pseudo-labels.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Unimodal encoders with a linear head each (Table 2, "Unimodal"), and late fusion.
+
+The average of the present sensors' predictions (Table 4, "averaging the final predictions from
+unimodal encoders"). Training this model is also stage 1 of UMI: its encoders initialise UMI's, and
+its predictions over the last e epochs become UMI's pseudo-labels.
 """
 import torch
 from torch import nn
 
 from xmodal_training.methods.encoders import build_encoder
-from xmodal_training.methods.task import TaskModel, supervised_loss
+from xmodal_training.methods.task import supervised_loss, TaskModel
 
 
 class UnimodalModel(TaskModel):
@@ -34,8 +50,11 @@ class UnimodalModel(TaskModel):
         return out
 
     def forward(self, batch):
-        """Per-sensor L_supervised and their sum (``loss``); ``outputs`` (detached) feeds the
-        pseudo-label record of stage 1."""
+        """
+        Per-sensor L_supervised and their sum (``loss``).
+
+        ``outputs`` (detached) feeds the pseudo-label record of stage 1.
+        """
         outputs = self.outputs(batch)
         targets = self.normalise(batch['target'])
         terms = {s: supervised_loss(lg, rg, batch['label'][rows], targets[rows],

@@ -1,14 +1,32 @@
-"""Vanilla multimodal transformer (Gabeur et al. [9]) adapted to unseen modality interaction as in
-the paper (Sec. 6): each sensor's tokens are linearly projected to d* and tagged with a modality
-embedding, all sensors' tokens are concatenated, and a missing sensor is replaced by its own series
-of learnable tokens. It must learn cross-modal correspondences, which modality-incomplete training
-data never shows it: the baseline UMI is meant to beat.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Vanilla multimodal transformer (Gabeur et al. [9]) adapted to unseen modality interaction.
+
+As in the paper (Sec. 6): each sensor's tokens are linearly projected to d* and tagged with a
+modality embedding, all sensors' tokens are concatenated, and a missing sensor is replaced by its
+own series of learnable tokens.
+
+It must learn cross-modal correspondences, which modality-incomplete training data never shows it:
+the baseline UMI is meant to beat.
 """
 import torch
 from torch import nn
 
 from xmodal_training.methods.encoders import build_encoder, token_count
-from xmodal_training.methods.task import TaskModel, supervised_loss
+from xmodal_training.methods.task import supervised_loss, TaskModel
 from xmodal_training.methods.transformer import Transformer
 
 

@@ -1,5 +1,21 @@
-"""The baselines of the appendix's Tables 6-7, on the same encoders, shared space and classifier
-as CROMA, so only the training recipe differs:
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The baselines of the appendix's Tables 6-7, on the same encoders.
+
+Shared space and classifier as CROMA, so only the training recipe differs:
 
 - unsupervised pre-training [3, 12]: the target encoder pre-trained without labels (here: an
   autoencoder on the unlabelled target pool), then fine-tuned on the K-shot support;
@@ -14,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_training.methods.croma.modeling_croma import MetaLearner, classifier
+from xmodal_training.methods.croma.modeling_croma import classifier, MetaLearner
 
 
 def _batch(rng, n, size):
@@ -22,8 +38,11 @@ def _batch(rng, n, size):
 
 
 def pretrain_alignment(model, data, cfg, rng, classify=False):
-    """Non-episodic Adam on L_align over random pair batches (+ source cross-entropy over all
-    meta-training classes when ``classify``: align + classify)."""
+    """
+    Pretrain with non-episodic Adam on L_align over random pair batches.
+
+    With ``classify``, plus source cross-entropy over all meta-training classes (align + classify).
+    """
     params = [{'params': model.encoder_parameters(), 'lr': cfg.align_lr}]
     if classify:
         params.append({'params': model.classifier.parameters(), 'lr': cfg.classifier_lr})

@@ -1,5 +1,21 @@
-"""Hyperparameters of CROMA (meta-alignment; Liang et al., "Cross-Modal Generalization: Learning in
-Low Resource Modalities via Meta-Alignment").
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hyperparameters of CROMA (meta-alignment; Liang et al.).
+
+The paper: "Cross-Modal Generalization: Learning in Low Resource Modalities via Meta-Alignment".
 
 Defaults are the appendix's Tables 3-5 (identical across its three experiments except the text to
 speech classifier rate, 1e-4). Values the tables do not give are marked "not stated" with our
@@ -59,14 +75,18 @@ class CromaConfig:
 
 
 def cpu_scaled(**overrides):
-    """The paper's config scaled for a 2-core CPU shared by several people (tests, smoke runs)."""
-    values = dict(
-        width=256,                   # paper value kept
-        iterations=300,              # paper: 800
-        meta_batch=4,                # paper: 4/8/16 for 1/5/10 shots
-        pretrain_iterations=300,     # paper: 800
-        finetune_steps=60,           # ours: 100
-        eval_tasks=60,               # paper: 16 (more episodes: tighter confidence intervals)
-    )
+    """
+    Return the paper's config scaled for a 2-core CPU shared by several people.
+
+    For tests and smoke runs.
+    """
+    values = {
+        'width': 256,                   # paper value kept
+        'iterations': 300,              # paper: 800
+        'meta_batch': 4,                # paper: 4/8/16 for 1/5/10 shots
+        'pretrain_iterations': 300,     # paper: 800
+        'finetune_steps': 60,           # ours: 100
+        'eval_tasks': 60,               # paper: 16 (more episodes: tighter confidence intervals)
+    }
     values.update(overrides)
     return CromaConfig(**values)

@@ -1,5 +1,22 @@
-"""Few-shot learning for a low-resource target sensor: train CROMA or a baseline on generic arrays,
-then evaluate N-way K-shot episodes of held-out classes in the target sensor.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Few-shot learning for a low-resource target sensor.
+
+Train CROMA or a baseline on generic arrays, then evaluate N-way K-shot episodes of held-out
+classes in the target sensor.
 
 ``FewShotData`` is the whole interface to data: source and target inputs with labels, the class
 split, and alignment pairs (positions into the two arrays). Bags, simulators or synthetic
@@ -22,17 +39,20 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from xmodal_training.methods.croma import baselines_croma as baselines
-from xmodal_training.methods.croma.modeling_croma import (CromaModel, MetaLearner,
-                                                          adapt_classifier, classifier)
-from xmodal_training.methods.croma.processor_croma import EpisodeSampler, FewShotError, check_split
+from xmodal_training.methods.croma.modeling_croma import (adapt_classifier, classifier, CromaModel,
+                                                          MetaLearner)
+from xmodal_training.methods.croma.processor_croma import check_split, EpisodeSampler, FewShotError
 
 
 @dataclasses.dataclass
 class FewShotData:
-    """Inputs and labels of both sensors, the class split and the alignment pairs.
+    """
+    Inputs and labels of both sensors, the class split and the alignment pairs.
 
     ``target_y`` of meta-training classes is read by the oracle only; of held-out classes, by the
-    meta-test episodes only. Pairs must stay within meta-training classes (checked)."""
+    meta-test episodes only. Pairs must stay within meta-training classes (checked).
+    """
+
     source_x: torch.Tensor
     source_y: np.ndarray
     target_x: torch.Tensor
@@ -100,7 +120,7 @@ METHODS = {
 
 
 def build(make_encoders, cfg, seed):
-    """A fresh model; every method starts from the same encoder weights for a given seed."""
+    """Return a fresh model; every method starts from the same encoder weights for a given seed."""
     torch.manual_seed(seed)
     source, source_dim, target, target_dim = make_encoders()
     return CromaModel(source, source_dim, target, target_dim, cfg.n_way, cfg)
@@ -156,9 +176,12 @@ def summary(accs):
 
 
 def compare(data, cfg, shots_list, make_encoders, methods=None, episodes=None, seed=0, log=print):
-    """Train each method (meta-learned ones once per shot count) and evaluate all of them on the
-    same ``episodes`` (default cfg.eval_tasks) per shot count. Returns
-    {method: {shots: {'accs', 'mean', 'ci', 'train_s'}}}."""
+    """
+    Train each method and evaluate all of them on the same episodes per shot count.
+
+    Meta-learned methods train once per shot count; ``episodes`` defaults to cfg.eval_tasks.
+    Returns {method: {shots: {'accs', 'mean', 'ci', 'train_s'}}}.
+    """
     methods = list(methods or METHODS)
     episodes = episodes or cfg.eval_tasks
     results = {m: {} for m in methods}

@@ -1,7 +1,23 @@
-"""CROMA: separate encoders per sensor into one shared space, a contrastive margin loss that aligns
-source and target there, and meta-learning over N-way K-shot episodes so a classifier on the
-shared space adapts to new classes from a few target examples (main paper §3; appendix Tables 3-5
-for the sizes and rates, Def. 5 / §11 for strong vs weak pairs).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+CROMA: separate encoders per sensor into one shared space.
+
+A contrastive margin loss that aligns source and target there, and meta-learning over N-way K-shot
+episodes so a classifier on the shared space adapts to new classes from a few target examples (main
+paper §3; appendix Tables 3-5 for the sizes and rates, Def. 5 / §11 for strong vs weak pairs).
 
 Encoders are arguments: any ``nn.Module`` mapping a batch of one sensor's inputs to (B, dim)
 features plugs in (``PooledTokens`` adapts the project's token encoders). The shared space is
@@ -23,7 +39,8 @@ from torch.nn import functional as F
 
 
 def margin_ranking_loss(source, target, margin=0.1):
-    """L_align of meta-alignment (main paper §3; the appendix tables give its margin, 0.1).
+    """
+    L_align of meta-alignment (main paper §3; the appendix tables give its margin, 0.1).
 
     source, target: (P, D) representations of P aligned pairs (row i of each is pair i). With
     s_ij = cos(source_i, target_j), every other row of the batch is a negative in both directions:
@@ -64,10 +81,13 @@ def mlp_encoder(in_dim, hidden=128, layers=2):
 
 
 class SharedSpace(nn.Module):
-    """One sensor's encoder and a linear map into the shared space, on the sphere of radius
-    sqrt(width): fixed norm, so cosine alignment is alignment for the classifier, and coordinates
-    of unit scale, so the inner loop's SGD at the meta rate moves the classifier (on the unit
-    sphere, 256 coordinates of ~1/16 make its gradients ~16x smaller)."""
+    """
+    One sensor's encoder and a linear map into the shared space.
+
+    On the sphere of radius sqrt(width): fixed norm, so cosine alignment is alignment for the
+    classifier, and coordinates of unit scale, so the inner loop's SGD at the meta rate moves the
+    classifier (on the unit sphere, 256 coordinates of ~1/16 make its gradients ~16x smaller).
+    """
 
     def __init__(self, encoder, dim, width):
         super().__init__()
@@ -85,7 +105,8 @@ def classifier(width, hidden, n_out):
 
 
 class CromaModel(nn.Module):
-    """Source and target sensors into one shared space of ``cfg.width``, one classifier on it.
+    """
+    Source and target sensors into one shared space of ``cfg.width``, one classifier on it.
 
     ``forward`` takes any of: ``source_x``/``source_y`` (labelled source), ``target_x``/
     ``target_y`` (labelled target), ``pair_source``/``pair_target`` (aligned inputs) and returns
@@ -127,9 +148,12 @@ class CromaModel(nn.Module):
 # ---------------------------------------------------------------- MAML on the classifier
 
 def adapt_classifier(head, z, y, steps, lr, create_graph):
-    """MAML's inner loop: ``steps`` SGD steps of rate ``lr`` on the task's support loss,
-    returning the adapted parameters (differentiable w.r.t. the initial ones when
-    ``create_graph``; first-order otherwise)."""
+    """
+    Run MAML's inner loop.
+
+    ``steps`` SGD steps of rate ``lr`` on the task's support loss, returning the adapted parameters
+    (differentiable w.r.t. the initial ones when ``create_graph``; first-order otherwise).
+    """
     params = dict(head.named_parameters())
     if not create_graph:
         params = {n: p.detach().requires_grad_() for n, p in params.items()}
@@ -141,8 +165,11 @@ def adapt_classifier(head, z, y, steps, lr, create_graph):
 
 
 class MetaLearner:
-    """MAML over N-way K-shot episodes of one modality's labelled pool (the source for CROMA, the
-    target for the within-modality oracle), with an optional alignment term per task.
+    """
+    MAML over N-way K-shot episodes of one modality's labelled pool.
+
+    The pool is the source's for CROMA, the target's for the within-modality oracle; an optional
+    alignment term is added per task.
 
     ``inputs``: that modality's inputs (tensor, N x ...); ``sampler``: an EpisodeSampler over its
     meta-training classes; ``pairs``: (PairPool, source labels, source inputs, target inputs) or
@@ -182,12 +209,12 @@ class MetaLearner:
                                         cfg.inner_steps, cfg.meta_lr, not cfg.first_order)
                 loss = F.cross_entropy(functional_call(model.classifier, fast, (zq,)),
                                        torch.as_tensor(ep.query_y))
-                total["query"] += float(loss.detach()) / batch
+                total['query'] += float(loss.detach()) / batch
                 if pairs is not None and train_encoders:
                     ps, pt = self._pairs(pairs, ep.classes, rng)
                     align = model(pair_source=ps, pair_target=pt)['alignment']
                     loss = loss + cfg.align_weight * align
-                    total["alignment"] += float(align.detach()) / batch
+                    total['alignment'] += float(align.detach()) / batch
                 (loss / batch).backward()
             opt.step()
             if log is not None:

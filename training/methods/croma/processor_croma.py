@@ -1,5 +1,22 @@
-"""What CROMA does to data before the model sees it: alignment pairs (strong or weak) and N-way
-K-shot episodes with a class split that meta-training cannot cross.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What CROMA does to data before the model sees it.
+
+Alignment pairs (strong or weak) and N-way K-shot episodes with a class split that meta-training
+cannot cross.
 
 Strong pairs (main paper; appendix Def. 5): one-to-one, a source and a target sample recorded at
 the same instant (same episode, same step). Weak pairs (appendix §11, §11.1): only sets
@@ -26,8 +43,13 @@ class FewShotError(ValueError):
 
 @dataclasses.dataclass
 class Episode:
-    """One N-way K-shot task: positions of support and query examples and their episode labels
-    0..N-1 (``classes[i]`` is the original class of label i)."""
+    """
+    One N-way K-shot task.
+
+    Positions of support and query examples and their episode labels 0..N-1 (``classes[i]`` is the
+    original class of label i).
+    """
+
     classes: np.ndarray
     support: np.ndarray
     support_y: np.ndarray
@@ -44,7 +66,8 @@ def check_split(train_classes, test_classes):
 
 
 class EpisodeSampler:
-    """N-way K-shot episodes over ``classes`` of one labelled pool.
+    """
+    N-way K-shot episodes over ``classes`` of one labelled pool.
 
     Support and query of an episode are drawn without replacement from one permutation of each
     class's examples, so a query example is never in its episode's support; only examples whose
@@ -99,7 +122,7 @@ class PairPool:
         return len(self.pairs)
 
     def restricted(self, source_labels, classes):
-        """The pairs whose source sample's label is in ``classes`` (a task's classes)."""
+        """Return the pairs whose source sample's label is in ``classes`` (a task's classes)."""
         keep = np.isin(np.asarray(source_labels)[self.pairs[:, 0]], classes)
         return PairPool(self.pairs[keep], self.kind)
 
@@ -112,8 +135,12 @@ class PairPool:
 
 
 def strong_pairs(source_ids, target_ids, what='the recordings'):
-    """Strong pairs: source and target samples with the same id (e.g. episode * 10**6 + step:
-    recorded together). Fails if none is shared: strong alignment needs paired recordings."""
+    """
+    Strong pairs.
+
+    Source and target samples with the same id (e.g. episode * 10**6 + step: recorded together).
+    Fails if none is shared: strong alignment needs paired recordings.
+    """
     source_ids, target_ids = np.asarray(source_ids), np.asarray(target_ids)
     common, si, ti = np.intersect1d(source_ids, target_ids, return_indices=True)
     if not len(common):
@@ -125,14 +152,21 @@ def strong_pairs(source_ids, target_ids, what='the recordings'):
 
 
 def n_clusters_for(n):
-    """§11.1, Eq. 7: the alignment error c1/S + c2*S/N is smallest at S* = sqrt(c1 N / c2);
-    with c1 = c2, S ~ sqrt(N)."""
+    """
+    §11.1, Eq. 7.
+
+    The alignment error c1/S + c2*S/N is smallest at S* = sqrt(c1 N / c2); with c1 = c2, S ~
+    sqrt(N).
+    """
     return max(1, int(round(math.sqrt(n))))
 
 
 def kmeans(x, k, seed=0, iters=50):
-    """Lloyd's k-means with k-means++ seeding; (centres (k, D), assignment (N,)). Empty clusters
-    are re-seeded at the point farthest from its centre."""
+    """
+    Lloyd's k-means with k-means++ seeding; (centres (k, D), assignment (N,)).
+
+    Empty clusters are re-seeded at the point farthest from its centre.
+    """
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     if not 1 <= k <= len(x):
         raise FewShotError(f'k-means: {k} clusters for {len(x)} points; need 1 <= S <= N')
@@ -162,8 +196,12 @@ def kmeans(x, k, seed=0, iters=50):
 
 
 def match_clusters(source_assign, target_assign, anchors):
-    """Source cluster -> target cluster, one-to-one, greedily by how many anchor pairs (strong
-    pairs, P x 2 positions) link them; clusters no anchor links stay unmatched (-1)."""
+    """
+    Source cluster -> target cluster, one-to-one.
+
+    Greedily by how many anchor pairs (strong pairs, P x 2 positions) link them; clusters no anchor
+    links stay unmatched (-1).
+    """
     anchors = np.asarray(anchors, dtype=np.int64).reshape(-1, 2)
     if not len(anchors):
         raise FewShotError('weak pairing with separate clusterings needs anchor pairs to match '
@@ -185,14 +223,19 @@ def match_clusters(source_assign, target_assign, anchors):
 @dataclasses.dataclass
 class WeakPairing:
     """Cluster memberships of source and target samples and which clusters correspond."""
+
     source_assign: np.ndarray
     target_assign: np.ndarray
     match: np.ndarray            # source cluster -> target cluster (-1: none)
     n_clusters: int
 
     def pairs(self, n, seed=0):
-        """``n`` weak pairs, uniform over all (source, target) combinations of matched clusters
-        (a cluster is drawn with weight n_source * n_target)."""
+        """
+        ``n`` weak pairs.
+
+        Uniform over all (source, target) combinations of matched clusters (a cluster is drawn with
+        weight n_source * n_target).
+        """
         rng = np.random.default_rng(seed)
         groups = []
         for i, j in enumerate(self.match):
@@ -210,9 +253,12 @@ class WeakPairing:
 
 
 def weak_pairing(source_keys, target_keys, n_clusters=0, seed=0):
-    """§11.1 weak pairing on a key both sensors share (e.g. proprioception, object pose): one
-    k-means over the union of keys, S = n_clusters or round(sqrt(N)), N all keyed samples; a
-    source and a target sample are matched when they fall in the same cluster."""
+    """
+    §11.1 weak pairing on a key both sensors share (e.g. proprioception, object pose).
+
+    One k-means over the union of keys, S = n_clusters or round(sqrt(N)), N all keyed samples; a
+    source and a target sample are matched when they fall in the same cluster.
+    """
     source_keys = np.asarray(source_keys, np.float64).reshape(len(source_keys), -1)
     target_keys = np.asarray(target_keys, np.float64).reshape(len(target_keys), -1)
     if source_keys.shape[1] != target_keys.shape[1]:
@@ -225,8 +271,12 @@ def weak_pairing(source_keys, target_keys, n_clusters=0, seed=0):
 
 
 def weak_pairing_separate(source_x, target_x, anchors, n_clusters=0, seed=0):
-    """§11.1 weak pairing without a shared key: k-means per sensor (S ~ sqrt(N) each) on the
-    inputs (or features) themselves, clusters matched through anchor pairs."""
+    """
+    §11.1 weak pairing without a shared key.
+
+    k-means per sensor (S ~ sqrt(N) each) on the inputs (or features) themselves, clusters matched
+    through anchor pairs.
+    """
     source_x = np.asarray(source_x, np.float64).reshape(len(source_x), -1)
     target_x = np.asarray(target_x, np.float64).reshape(len(target_x), -1)
     ks = n_clusters or n_clusters_for(len(source_x))
@@ -237,7 +287,11 @@ def weak_pairing_separate(source_x, target_x, anchors, n_clusters=0, seed=0):
 
 
 def require_sensor(sensor, recorded, role):
-    """``recorded``: bag -> sensors it holds. Fails naming the bags if none records ``sensor``."""
+    """
+    Fail, naming the bags, if none of them records ``sensor``.
+
+    ``recorded``: bag -> sensors it holds.
+    """
     if not any(sensor in s for s in recorded.values()):
         listing = '; '.join(f'{b}: {",".join(sorted(s)) or "none"}' for b, s in recorded.items())
         raise FewShotError(f'{role} sensor {sensor!r} is in none of the bags ({listing}); '

@@ -1,5 +1,22 @@
-"""The synthetic study of the CROMA appendix (§11.2, Figure 12): supervised learning on a
-low-resource target task vs. cross-modal alignment to a high-resource source task.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The synthetic study of the CROMA appendix (§11.2, Figure 12).
+
+Supervised learning on a low-resource target task vs. cross-modal alignment to a high-resource
+source task.
 
 Data, exactly as §11.2 states it: target points x2 ~ N(0, I_d); source points x1 = W x2 through a
 full-rank W; noisy linear teachers y_m = u_m·x_m + eps, eps ~ N(0, sigma^2); n1 labelled source
@@ -24,8 +41,8 @@ target term; the source term is the "source task level" of claim (1).
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
+import sys
 
 import numpy as np
 
@@ -46,7 +63,7 @@ def _ols(x, y):
 
 
 def draw_w(rng, d, w_kind):
-    """The cross-modal map W (full rank; checked)."""
+    """Return the cross-modal map W (full rank; checked)."""
     g = rng.normal(0.0, 1.0 / math.sqrt(d), (d, d))
     if w_kind == 'orthogonal':
         q, r = np.linalg.qr(g)
@@ -60,11 +77,13 @@ def draw_w(rng, d, w_kind):
 
 def one_seed(seed, sigma_w=SIGMA_W, n_align=N_ALIGN, d=D, n1=N1, n2=N2, sigma=SIGMA,
              w_kind='orthogonal'):
-    """Generalisation losses of one draw of W, u1 and all data sets.
+    """
+    Generalisation losses of one draw of W, u1 and all data sets.
 
     Returns {'source': L1, 'supervised': L2 of w2, 'align': (len(sigma_w), len(n_align)) L2 of
     w1 W_hat}. The pair sets for different n_align are nested prefixes of one draw per sigma_W,
-    so a curve is one experiment growing, not independent points."""
+    so a curve is one experiment growing, not independent points.
+    """
     rng = np.random.default_rng(seed)
     w = draw_w(rng, d, w_kind)
     u1 = rng.normal(0.0, 1.0, d)
@@ -89,23 +108,33 @@ def one_seed(seed, sigma_w=SIGMA_W, n_align=N_ALIGN, d=D, n1=N1, n2=N2, sigma=SI
 
 
 def rule_of_thumb(sigma_w, d=D, n1=N1, n2=N2, sigma=SIGMA):
-    """§11.2: alignment wins when d^2 sW^2/n_align + d s^2/n1 < d s^2/n2; the n_align where
-    both sides are equal."""
+    """
+    §11.2: alignment wins when d^2 sW^2/n_align + d s^2/n1 < d s^2/n2.
+
+    The n_align where both sides are equal.
+    """
     gap = d * sigma ** 2 * (1.0 / n2 - 1.0 / n1)
     return d ** 2 * sigma_w ** 2 / gap
 
 
 def finite_sample_crossover(sigma_w, d=D, n1=N1, n2=N2, sigma=SIGMA):
-    """The same balance with Gaussian-design OLS expectations, E tr((X^T X)^-1) = d/(n - d - 1),
-    in place of d/n (and ||u1||^2 = d): where the rule of thumb's approximations bite."""
+    """
+    Return the same balance with Gaussian-design OLS expectations.
+
+    E tr((X^T X)^-1) = d/(n - d - 1), in place of d/n (and ||u1||^2 = d): where the rule of thumb's
+    approximations bite.
+    """
     gap = d * sigma ** 2 * (1.0 / (n2 - d - 1) - 1.0 / (n1 - d - 1))
     return d + 1 + d ** 2 * sigma_w ** 2 / gap
 
 
 def crossover(n_align, align, supervised):
-    """Smallest n_align from which the alignment loss stays below the supervised one, log-linearly
-    interpolated between grid points; None if it never does, the first grid point if it always
-    does (a bound, flagged by the caller)."""
+    """
+    Smallest n_align from which the alignment loss stays below the supervised one.
+
+    log-linearly interpolated between grid points; None if it never does, the first grid point if
+    it always does (a bound, flagged by the caller).
+    """
     n = np.asarray(n_align, float)
     below = np.asarray(align) < supervised
     if not below[-1]:
@@ -179,8 +208,11 @@ def check_claims(res, tol=0.05):
 
 
 def markdown(res):
-    """The table of docs/croma_synthetic.md: target-task loss per sigma_W and n_align, then the
-    crossovers and the claims."""
+    """
+    Return the table of docs/croma_synthetic.md.
+
+    target-task loss per sigma_W and n_align, then the crossovers and the claims.
+    """
     sw, n = res['sigma_w'], res['n_align']
     head = '| n_align | ' + ' | '.join(f'align, sigma_W={s:g}' for s in sw) + ' |'
     lines = [f'Target-task generalisation loss (Eq. 8, target term; mean ± 95 % CI over '
@@ -217,8 +249,12 @@ def markdown(res):
 
 
 def figure(res, path):
-    """Figure 12 redrawn: target loss vs n_align per sigma_W, with the supervised and
-    source-task levels and the rule-of-thumb crossovers."""
+    """
+    Figure 12 redrawn.
+
+    Target loss vs n_align per sigma_W, with the supervised and source-task levels and the
+    rule-of-thumb crossovers.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -251,8 +287,12 @@ def figure(res, path):
 
 
 def run(args):
-    """`xmodal fewshot synthetic --out DIR [--seeds N] [--quick]`: writes synthetic.png,
-    synthetic.md and synthetic.json; exits non-zero if a claim does not reproduce."""
+    """
+    `xmodal fewshot synthetic --out DIR [--seeds N] [--quick]`.
+
+    Writes synthetic.png, synthetic.md and synthetic.json; exits non-zero if a claim does not
+    reproduce.
+    """
     if args.seeds < 10 and not args.quick:
         print(f'error: --seeds {args.seeds}: the study needs at least 10 seeds '
               '(use --quick for a smoke run)', file=sys.stderr)
@@ -280,7 +320,11 @@ main = run
 
 
 def add_arguments(p):
-    """The arguments of `xmodal fewshot synthetic` (the same lines belong in xmodal_ros/cli.py)."""
+    """
+    Add the arguments of `xmodal fewshot synthetic` to ``p``.
+
+    The same lines belong in xmodal_ros/cli.py.
+    """
     p.add_argument('--out', required=True, help='folder for synthetic.png/.md/.json')
     p.add_argument('--seeds', type=int, default=SEEDS, help=f'seeds (default {SEEDS}, >= 10)')
     p.add_argument('--quick', action='store_true', help='a coarse n_align grid (smoke run)')
@@ -290,5 +334,5 @@ def add_arguments(p):
 
 
 if __name__ == '__main__':
-    sys.exit(run(add_arguments(argparse.ArgumentParser(description=__doc__.split('\n')[0]))
-                 .parse_args()))
+    parser = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
+    sys.exit(run(add_arguments(parser).parse_args()))

@@ -1,4 +1,19 @@
-"""A constructed cross-modal few-shot problem (tests, smoke runs; not from the paper).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A constructed cross-modal few-shot problem (tests, smoke runs; not from the paper).
 
 Each class c has a latent mean mu_c; a sample's latent is z = mu_c + spread * noise. The source
 sensor sees tanh(z A_s) with little noise (high resource, easy); the target sensor sees a
@@ -24,7 +39,7 @@ def make_problem(alignment='strong', n_classes=40, n_test=10, per_class=40, pair
                  source_dim=32, target_dim=24, spread=0.8, target_noise=0.3, key_noise=0.3,
                  nuisance=2.0, n_nuisance=8,
                  weak_pairs=4000, seed=0):
-    """FewShotData with classes 0..n_classes-n_test-1 for meta-training, the rest held out."""
+    """Return FewShotData: classes 0..n_classes-n_test-1 for meta-training, the rest held out."""
     rng = np.random.default_rng(seed)
     mu = rng.normal(0.0, 1.0, (n_classes, latent))
     a_s = rng.normal(0.0, 1.0 / np.sqrt(latent), (latent, source_dim))
@@ -64,7 +79,7 @@ def make_problem(alignment='strong', n_classes=40, n_test=10, per_class=40, pair
 
 
 def make_encoders(source_dim=32, target_dim=24, hidden=128):
-    """The toy's encoders: one MLP per sensor (a fresh pair per call)."""
+    """Return the toy's encoders: one MLP per sensor (a fresh pair per call)."""
     def build():
         s, sd = mlp_encoder(source_dim, hidden)
         t, td = mlp_encoder(target_dim, hidden)
@@ -73,8 +88,11 @@ def make_encoders(source_dim=32, target_dim=24, hidden=128):
 
 
 def run(args):
-    """Every method on the constructed problem, per alignment kind and shot count; writes
-    toy.md / toy.json under --out."""
+    """
+    Every method on the constructed problem, per alignment kind and shot count.
+
+    Writes toy.md / toy.json under --out.
+    """
     import json
     from pathlib import Path
 

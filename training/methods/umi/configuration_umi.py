@@ -1,4 +1,19 @@
-"""Hyperparameters of Unseen Modality Interaction (Zhang, Doughty, Snoek, NeurIPS 2023).
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hyperparameters of Unseen Modality Interaction (Zhang, Doughty, Snoek, NeurIPS 2023).
 
 Defaults are the paper's values for its robot-state-regression benchmark (Sec. 6, "Implementation
 Details"); config/train_fusion.yaml scales a few of them down for a 2-core CPU and says so beside

@@ -1,9 +1,25 @@
-"""Unseen Modality Interaction (UMI): feature projection, summation, dual-branch prediction.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
 
-Each sensor's encoder tokens F_m are projected to k* tokens of width d* that mean the same thing for
-every sensor, so the tokens of whichever sensors are present can simply be added (Sec. 4). The sum
-goes through transformer layers whose attention is split into two groups of k*/2 tokens (Eq. 2):
-one group predicts the ground truth, the other the unimodal pseudo-labels; inference averages them.
+"""
+Unseen Modality Interaction (UMI): feature projection, summation, dual-branch prediction.
+
+Each sensor's encoder tokens F_m are projected to k* tokens of width d* that mean the same thing
+for every sensor, so the tokens of whichever sensors are present can simply be added (Sec. 4). The
+sum goes through transformer layers whose attention is split into two groups of k*/2 tokens (Eq.
+2): one group predicts the ground truth, the other the unimodal pseudo-labels; inference averages
+them.
 
 The sensor half (``SensorTokens``) and the fusion half (``DualBranchHead``) are separate modules
 because the robot runs them separately: each sensor is encoded when its message arrives, and the
@@ -14,12 +30,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from xmodal_training.methods.encoders import build_encoder, token_count
-from xmodal_training.methods.task import TaskModel, supervised_loss
-from xmodal_training.methods.transformer import Transformer, group_mask
+from xmodal_training.methods.task import supervised_loss, TaskModel
+from xmodal_training.methods.transformer import group_mask, Transformer
 
 
 class FeatureProjection(nn.Module):
-    """F_m (B, k_m, d_m) -> F̂_m (B, k*, d*) (Sec. 4, "Feature Projection").
+    """
+    F_m (B, k_m, d_m) -> F̂_m (B, k*, d*) (Sec. 4, "Feature Projection").
 
     Transformer layers on F_m give O_m (k_m x k*), softmax-normalised over the k_m input tokens so
     every output token is a convex combination of input tokens; F'_m = O_mᵀF_m (k* x d_m) is then
@@ -43,7 +60,11 @@ class FeatureProjection(nn.Module):
 
 
 class SensorTokens(nn.Module):
-    """One sensor's half of the model: input -> F̂_m. Exported as that sensor's graph."""
+    """
+    One sensor's half of the model: input -> F̂_m.
+
+    Exported as that sensor's graph.
+    """
 
     def __init__(self, input_shape, encoder_spec, cfg):
         super().__init__()
@@ -56,7 +77,8 @@ class SensorTokens(nn.Module):
 
 
 class DualBranchHead(nn.Module):
-    """Summed tokens F̂ (B, k*, d*) -> per-branch logits (B, 2, C) and regression (B, 2, R).
+    """
+    Summed tokens F̂ (B, k*, d*) -> per-branch logits (B, 2, C) and regression (B, 2, R).
 
     One pass through H with the block-diagonal mask of Eq. 2 keeps the ground-truth group (first
     k*/2 tokens) and the pseudo-label group (last k*/2) apart; the branches share all weights and
@@ -80,7 +102,8 @@ class DualBranchHead(nn.Module):
 
 
 def align_loss(means, tokens, labels, by_class):
-    """Eq. 1, L_align = Σ_m ||f̄_m − u_{n_m}||², averaged over the batch.
+    """
+    Eq. 1, L_align = Σ_m ||f̄_m − u_{n_m}||², averaged over the batch.
 
     ``means``: list of (rows, f̄_m) for the sensors present in those rows, f̄_m (n, d*) the average
     of a sensor's k* projected tokens. u_{n_m} is the token of the sample's class when
@@ -100,7 +123,8 @@ def align_loss(means, tokens, labels, by_class):
 
 def pseudo_loss(logits, regression, pseudo_probs, pseudo_targets, alpha_cls, alpha_reg,
                 regression_weight):
-    """Eq. 3, α·L_pseudo: KL(pseudo ‖ prediction) on classes, L2 on targets (pseudo branch).
+    """
+    Eq. 3, α·L_pseudo: KL(pseudo ‖ prediction) on classes, L2 on targets (pseudo branch).
 
     The α weights sit inside because the two tasks have their own α in the paper (3000 for
     classification, 1 for regression).
@@ -133,7 +157,8 @@ class UMIModel(TaskModel):
         return {s: self.sensors[s].encoder for s in self.sensor_names}
 
     def tokens(self, batch):
-        """F̂ = Σ_{m present} F̂_m (B, k*, d*) and each present sensor's (rows, f̄_m).
+        """
+        F̂ = Σ_{m present} F̂_m (B, k*, d*) and each present sensor's (rows, f̄_m).
 
         Each sensor is encoded only for the rows that hold it, so an absent sensor adds exactly
         nothing (not even the tokens of a zero input).
@@ -173,8 +198,12 @@ class UMIModel(TaskModel):
         return terms
 
     def fuse(self, total):
-        """Summed tokens -> the robot's outputs: branch-averaged probabilities and regression in
-        physical units. This is the exported fusion graph."""
+        """
+        Map summed tokens to the robot's outputs.
+
+        Branch-averaged probabilities and regression in physical units. This is the exported fusion
+        graph.
+        """
         logits, regression = self.head(total)
         probs = logits.softmax(dim=-1).mean(dim=1)
         return probs, self.physical(regression.mean(dim=1))

@@ -1,5 +1,22 @@
-"""UMI's pseudo-labels (Sec. 4, "Dual Branch Prediction"): the unimodal predictions of stage 1,
-averaged over its last e epochs, one sensor chosen per training sample.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+UMI's pseudo-labels (Sec. 4, "Dual Branch Prediction").
+
+The unimodal predictions of stage 1, averaged over its last e epochs, one sensor chosen per
+training sample.
 
 Averaging across epochs turns a sample's predictions into a distribution that is sharp where the
 sensor is reliable and spread where it is not (the sample's difficulty, after Toneva et al. [35]).
@@ -11,8 +28,12 @@ from torch.nn import functional as F
 
 
 class PseudoLabelRecorder:
-    """Sums of each sensor's predictions per dataset index (``index`` keys them, stable across
-    epochs), filled from the training forward passes of the recorded epochs."""
+    """
+    Sums of each sensor's predictions per dataset index.
+
+    ``index`` keys them, stable across epochs; filled from the training forward passes of the
+    recorded epochs.
+    """
 
     def __init__(self, n_samples, sensors, n_classes, n_targets):
         self.sensors = list(sensors)
@@ -35,10 +56,13 @@ class PseudoLabelRecorder:
             dist.all_reduce(t)
 
     def select(self, labels, targets):
-        """(pseudo_probs (N, C), pseudo_target (N, R)), float32: per sample and per task, the
-        averaged prediction of the sensor with the highest cosine similarity to the ground truth
-        (one-hot class; normalised target vector). Every training sample is labelled (checked when
-        the bags are opened)."""
+        """
+        (pseudo_probs (N, C), pseudo_target (N, R)), float32.
+
+        Per sample and per task, the averaged prediction of the sensor with the highest cosine
+        similarity to the ground truth (one-hot class; normalised target vector). Every training
+        sample is labelled (checked when the bags are opened).
+        """
         seen = self.count > 0
         if not seen.any(dim=1).all():
             missing = int((~seen.any(dim=1)).sum())
