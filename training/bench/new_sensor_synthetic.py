@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """A synthetic new-sensor problem with no instance pairing, for the new-sensor methods' tests and
 the numbers in docs/NEW_SENSOR_METHODS.md.
 
@@ -126,10 +140,10 @@ class Synthetic:
         known classifiers' reading of the new inputs; 'all': every new label (aligned, synergy).
         """
         feats = self.known_features()
-        base = dict(known_features=feats, known_heads=self.known_heads,
-                    new_inputs=self.new_inputs, n_classes=self.cfg.n_classes,
-                    known_labels=self.known_labels, known_inputs=self.known_inputs,
-                    known_models=self.known_models, eval_labels=self.new_true)
+        base = {'known_features': feats, 'known_heads': self.known_heads,
+                'new_inputs': self.new_inputs, 'n_classes': self.cfg.n_classes,
+                'known_labels': self.known_labels, 'known_inputs': self.known_inputs,
+                'known_models': self.known_models, 'eval_labels': self.new_true}
         if mode == 'semi':
             labels = torch.full_like(self.new_true, -1)
             labels[self.labelled] = self.new_true[self.labelled]
@@ -203,8 +217,8 @@ RUNS = [
 def run_seed(seed, runs=RUNS, log=print, sweep=True):
     """Every run of ``runs`` and the synergy sweep + alpha* on one synthetic draw -> {key: value}.
     """
-    from xmodal_training.methods.new_sensor import METHODS, evaluate
-    from xmodal_training.methods.synergy import SynergyConfig, alpha_star_for, alpha_sweep
+    from xmodal_training.methods.new_sensor import evaluate, METHODS
+    from xmodal_training.methods.synergy import alpha_star_for, alpha_sweep, SynergyConfig
 
     syn = make_synthetic(seed)
     out = {}
@@ -245,7 +259,7 @@ def run_seed(seed, runs=RUNS, log=print, sweep=True):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--json', help='write every number here too')
     ap.add_argument('--only', nargs='+', help='run only these table keys (no synergy sweep)')

@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """The COX paper's baselines (Sec. 4.1), with COX's training-function signature:
 ``train_<name>(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True)
 -> (learner, curves)``.
@@ -23,9 +37,9 @@ import torch
 from torch.nn import functional as F
 
 from xmodal_training.methods.cox.modeling_cox import sort_t
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, adam, build_learner, draw, entropy, progress_bar, seeded,
-    steps_per_epoch)
+from xmodal_training.methods.new_sensor_core import (adam, build_learner, draw, entropy,
+                                                     ProblemError, progress_bar, Runtime, seeded,
+                                                     steps_per_epoch)
 
 
 @dataclasses.dataclass

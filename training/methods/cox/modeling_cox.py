@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Connect & explore (COX): a learner for a new sensor from frozen known-sensor perceptors.
 
 Notation as in the paper: known ("in-modal", IM) features z_k = g_k(x_k) with heads h_k; the new
@@ -23,9 +37,9 @@ from torch.nn import functional as F
 
 from xmodal_training.methods.cox.configuration_cox import COXConfig
 from xmodal_training.methods.cox.processor_cox import class_centroids
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, adam, build_learner, draw, predict, progress_bar, seeded,
-    steps_per_epoch)
+from xmodal_training.methods.new_sensor_core import (adam, build_learner, draw, predict,
+                                                     ProblemError, progress_bar, Runtime, seeded,
+                                                     steps_per_epoch)
 
 
 # ---------------------------------------------------------------------------- loss terms
@@ -205,7 +219,7 @@ class VIBConnection(nn.Module):
         v = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         return self.decoder(v), mu, logvar
 
-    def map(self, z):
+    def connect(self, z):
         """q(E[v | z]): the known rows placed in the new sensor's space (no sampling)."""
         return self.forward(z, sample=False)[0]
 
@@ -293,7 +307,8 @@ class _Trainer:
         cfg, dev = self.cfg, self.rt.device
         z_new = predict(self.learner.encoder, self.x, dev).to(dev)
         self.model.eval()
-        mapped = torch.stack([c.map(z).float() for c, z in zip(self.model.connections, self.zk)])
+        mapped = torch.stack([c.connect(z).float()
+                              for c, z in zip(self.model.connections, self.zk)])
         self.model.train()
         self.heads = [fit_linear_head(m, self.yk, self.p.n_classes, cfg.head_steps, cfg.head_lr,
                                       init=h) for m, h in zip(mapped, self.heads)]
@@ -426,8 +441,8 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
     cfg = cfg or COXConfig()
     if problem.known_probs_on_new is None:
         raise ProblemError(
-            'known_probs_on_new: unsupervised COX needs the known classifiers\' predictions on '
-            'the new samples (h_k*(x^O), Eq. 14), i.e. the new sensor\'s input made compatible '
+            "known_probs_on_new: unsupervised COX needs the known classifiers' predictions on "
+            "the new samples (h_k*(x^O), Eq. 14), i.e. the new sensor's input made compatible "
             'with a known perceptor. Without that and without any pair, nothing says which '
             'class is which: record a few episodes with both sensors and use '
             'train_semi_supervised')
@@ -463,8 +478,8 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
         for _ in range(steps_per_epoch(m, bsz)):
             pick = draw(len(idx), min(bsz, len(idx)), gen)
             a = draw(len(idx), n_anchor, gen)
-            batch = {'x_pair': tr.dev(idx[pick]), 'z_pair': [z[match[pick].to(dev)]
-                                                            for z in tr.zk],
+            batch = {'x_pair': tr.dev(idx[pick]),
+                     'z_pair': [z[match[pick].to(dev)] for z in tr.zk],
                      'x_anchor': tr.dev(idx[a]), 'y_anchor': y_a[a.to(dev)]}
             if len(d_rows):
                 d = d_rows[draw(len(d_rows), bsz, gen)]

@@ -1,3 +1,17 @@
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """Synergy: train the new sensor's model with (1 - alpha) L_cls + alpha L_z (Sec. 3.3), where
 L_z = 1/2 ||g(x_i) - z_hat_j||^2 pulls its features toward a frozen known-sensor model's features
 of an *unpaired* known sample, and estimate the interpolation coefficient alpha* of Theorem 1.
@@ -22,9 +36,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, accuracy, adam, build_learner, minibatches, predict, progress_bar,
-    seeded)
+from xmodal_training.methods.new_sensor_core import (accuracy, adam, build_learner, minibatches,
+                                                     predict, ProblemError, progress_bar, Runtime,
+                                                     seeded)
 from xmodal_training.methods.synergy.configuration_synergy import SynergyConfig
 
 
