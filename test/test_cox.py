@@ -12,9 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""COX (connect & explore): every loss term against hand computation on tiny tensors, the set
-selections (agreement/disagreement, SORT_T, SORT_S) on constructed cases, and short real runs on
-the synthetic new-sensor problem (no instance pairing) that must beat random initialisation."""
+"""
+COX (connect & explore) against hand computation, constructed cases and short real runs.
+
+Every loss term against hand computation on tiny tensors, the set selections
+(agreement/disagreement, SORT_T, SORT_S) on constructed cases, and short real runs on the synthetic
+new-sensor problem (no instance pairing) that must beat random initialisation.
+"""
 import dataclasses
 import math
 

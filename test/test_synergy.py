@@ -12,9 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Synergy: the loss terms by hand, the z_hat pairing variants, 2-Wasserstein between Gaussians and
-alpha* (Theorem 1) against closed forms, and a short real run on the synthetic new-sensor problem
-that must beat random initialisation."""
+"""
+Synergy against hand computation and closed forms, and a short real run.
+
+The loss terms by hand, the z_hat pairing variants, 2-Wasserstein between Gaussians and alpha*
+(Theorem 1) against closed forms, and a short real run on the synthetic new-sensor problem that
+must beat random initialisation.
+"""
 import dataclasses
 import math
 

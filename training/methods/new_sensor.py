@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""New-sensor methods as plug-ins: one declaration each, and the registry an evaluator loops over.
+"""
+New-sensor methods as plug-ins: one declaration each, and the registry an evaluator loops over.
 
 Every method trains a learner for a sensor recorded in its own bags from the known sensors'
 frozen perceptors, with one signature:

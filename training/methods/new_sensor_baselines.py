@@ -12,7 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The COX paper's baselines (Sec. 4.1), with COX's training-function signature:
+"""
+The COX paper's baselines (Sec. 4.1), with COX's training-function signature.
+
 ``train_<name>(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True)
 -> (learner, curves)``.
 
@@ -118,7 +120,7 @@ class _Loop:
 
 
 def train_random(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """The learner as initialised (seeded): the floor every method must clear."""
+    """Return the learner as initialised (seeded): the floor every method must clear."""
     seeded(seed)
     learner = build_learner(encoder_factory, problem.new_inputs, problem.n_classes)
     return learner.eval(), {'epochs': []}
@@ -149,8 +151,12 @@ def train_entmin(problem, encoder_factory, cfg=None, device='auto', seed=0, prog
 
 
 def train_ssl(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """ERM + ssl_weight * ||softmax(h(x + xi)) - softmax(h(x + xi'))||^2 (mean over the batch;
-    two Gaussian perturbations of the same unlabelled input, a Pi-model consistency)."""
+    """
+    Train ERM plus a Pi-model consistency under Gaussian input noise (the paper's SSL).
+
+    Loss: ERM + ssl_weight * ||softmax(h(x + xi)) - softmax(h(x + xi'))||^2 (mean over the batch;
+    two Gaussian perturbations of the same unlabelled input).
+    """
     cfg = cfg or BaselineConfig()
     loop = _Loop(problem, encoder_factory, cfg, device, seed)
 
@@ -166,7 +172,11 @@ def train_ssl(problem, encoder_factory, cfg=None, device='auto', seed=0, progres
 
 
 def info_nce(q, k, queue, temperature):
-    """MoCo's InfoNCE: positives q.k, negatives q.queue, all L2-normalised; mean over the batch."""
+    """
+    Return MoCo's InfoNCE, mean over the batch.
+
+    Positives q.k, negatives q.queue, all L2-normalised.
+    """
     q, k = F.normalize(q.float(), dim=-1), F.normalize(k.float(), dim=-1)
     pos = (q * k).sum(-1, keepdim=True)
     neg = q @ F.normalize(queue.float(), dim=-1).T
@@ -175,9 +185,13 @@ def info_nce(q, k, queue, temperature):
 
 
 def train_moco(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """MoCo on the new samples (two Gaussian-noise views; key encoder = momentum copy of g^O;
-    queue of past keys) + ERM on the labelled ones, + EntMin where unlabelled samples exist and
-    labels are real (the paper's semi-supervised combination)."""
+    """
+    Train MoCo on the new samples + ERM on the labelled ones (+ EntMin where it applies).
+
+    MoCo: two Gaussian-noise views; key encoder = momentum copy of g^O; queue of past keys. EntMin
+    joins where unlabelled samples exist and labels are real (the paper's semi-supervised
+    combination).
+    """
     cfg = cfg or BaselineConfig()
     loop = _Loop(problem, encoder_factory, cfg, device, seed)
     key_encoder = copy.deepcopy(loop.learner.encoder).requires_grad_(False)

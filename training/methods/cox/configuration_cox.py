@@ -12,8 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hyperparameters of connect & explore (COX; "Towards out-of-modal generalization without
-instance-level modal correspondence").
+"""
+Hyperparameters of connect & explore (COX).
+
+Paper: "Towards out-of-modal generalization without instance-level modal correspondence".
 
 Paper values (Sec. 4.1, "Setup"): Adam, lr 1e-3, weight decay 1e-5, 50 epochs; semi-supervised:
 10 % of the training data labelled, class-balanced; anchors: 10 % of the training set for warm-up

@@ -12,13 +12,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Hyperparameters of the synergy method ("Can one modality model synergize training of other
-modality models?").
+"""
+Hyperparameters of the synergy method.
+
+Paper: "Can one modality model synergize training of other modality models?".
 
 Paper values: alpha = 0.3 for every multimodal case (Sec. 4.1; 0.5 only for ImageNet [L->V]); the
 sweep {0, 0.1, 0.3, 0.5, 0.7} (Table 3); Gaussian noise xi ~ N(0, lambda I) with lambda = 1e-3
-(Table 5); training from scratch (AVMNIST, App. B.2): 30 epochs, batch 32, Adam, lr 1e-3 times
-0.1 at epoch 25, no augmentation.
+(Table 5); training from scratch (AVMNIST, App. B.2): 30 epochs, batch 32, Adam, lr 1e-3 times 0.1
+at epoch 25, no augmentation.
 """
 import dataclasses
 
