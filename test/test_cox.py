@@ -1,21 +1,40 @@
-"""COX (connect & explore): every loss term against hand computation on tiny tensors, the set
-selections (agreement/disagreement, SORT_T, SORT_S) on constructed cases, and short real runs on
-the synthetic new-sensor problem (no instance pairing) that must beat random initialisation."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+COX (connect & explore) against hand computation, constructed cases and short real runs.
+
+Every loss term against hand computation on tiny tensors, the set selections
+(agreement/disagreement, SORT_T, SORT_S) on constructed cases, and short real runs on the synthetic
+new-sensor problem (no instance pairing) that must beat random initialisation.
+"""
 import dataclasses
 import math
 
 import pytest
 import torch
 
-from xmodal_training.bench.new_sensor_synthetic import SyntheticConfig, make_synthetic
+from xmodal_training.bench.new_sensor_synthetic import make_synthetic, SyntheticConfig
 from xmodal_training.methods.cox.configuration_cox import COXConfig
-from xmodal_training.methods.cox.modeling_cox import (
-    VIBConnection, agreement_split, candidate_mask, con_loss, exploration_kl, fit_linear_head,
-    kl_matrix, l_ssl, l_uns, mmd_rbf, sort_s, sort_t, train_semi_supervised, train_unsupervised,
-    vib_terms)
-from xmodal_training.methods.cox.processor_cox import (
-    class_balanced_subset, class_centroids, pairs_from_shared_episodes)
-from xmodal_training.methods.new_sensor import METHODS, evaluate
+from xmodal_training.methods.cox.modeling_cox import (agreement_split, candidate_mask, con_loss,
+                                                      exploration_kl, fit_linear_head, kl_matrix,
+                                                      l_ssl, l_uns, mmd_rbf, sort_s, sort_t,
+                                                      train_semi_supervised, train_unsupervised,
+                                                      vib_terms, VIBConnection)
+from xmodal_training.methods.cox.processor_cox import (class_balanced_subset, class_centroids,
+                                                       pairs_from_shared_episodes)
+from xmodal_training.methods.new_sensor import evaluate, METHODS
 from xmodal_training.methods.new_sensor_core import NewSensorProblem, ProblemError
 
 torch.set_num_threads(1)
@@ -162,7 +181,7 @@ def test_fit_linear_head_and_connection_shapes():
     z = torch.randn(6, 5)
     recon, mu, logvar = conn(z)
     assert recon.shape == (6, 3) and mu.shape == logvar.shape == (6, 4)
-    torch.testing.assert_close(conn.map(z), conn.map(z))           # the mean: deterministic
+    torch.testing.assert_close(conn.connect(z), conn.connect(z))   # the mean: deterministic
 
 
 def test_problem_errors_name_the_input(syn):
@@ -179,8 +198,8 @@ def test_problem_errors_name_the_input(syn):
 
 # ------------------------------------------------------------------------ real runs
 
-FAST = dict(connect_epochs=3, warmup_epochs=3, centroid_steps=100, head_steps=30,
-            mmd_samples=200)
+FAST = {'connect_epochs': 3, 'warmup_epochs': 3, 'centroid_steps': 100, 'head_steps': 30,
+        'mmd_samples': 200}
 
 
 def test_cox_semi_supervised_beats_random_and_connection_closes_gap(syn):

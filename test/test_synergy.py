@@ -1,6 +1,24 @@
-"""Synergy: the loss terms by hand, the z_hat pairing variants, 2-Wasserstein between Gaussians and
-alpha* (Theorem 1) against closed forms, and a short real run on the synthetic new-sensor problem
-that must beat random initialisation."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Synergy against hand computation and closed forms, and a short real run.
+
+The loss terms by hand, the z_hat pairing variants, 2-Wasserstein between Gaussians and alpha*
+(Theorem 1) against closed forms, and a short real run on the synthetic new-sensor problem that
+must beat random initialisation.
+"""
 import dataclasses
 import math
 
@@ -8,14 +26,16 @@ import pytest
 import torch
 from torch import nn
 
-from xmodal_training.bench.new_sensor_synthetic import SyntheticConfig, make_synthetic
-from xmodal_training.methods.new_sensor import METHODS, evaluate
+from xmodal_training.bench.new_sensor_synthetic import make_synthetic, SyntheticConfig
+from xmodal_training.methods.new_sensor import evaluate, METHODS
 from xmodal_training.methods.new_sensor_core import NewSensorLearner, ProblemError
 from xmodal_training.methods.synergy.configuration_synergy import SynergyConfig
-from xmodal_training.methods.synergy.modeling_synergy import (
-    SynergyModel, alpha_from_distances, alpha_star, alpha_star_for, alpha_sweep,
-    draw_known_rows, known_features_for, latent_loss, sqrtm_psd, synergy_loss, train_synergy,
-    w2_gaussian)
+from xmodal_training.methods.synergy.modeling_synergy import (alpha_from_distances, alpha_star,
+                                                              alpha_star_for, alpha_sweep,
+                                                              draw_known_rows, known_features_for,
+                                                              latent_loss, sqrtm_psd, synergy_loss,
+                                                              SynergyModel, train_synergy,
+                                                              w2_gaussian)
 
 torch.set_num_threads(1)
 

@@ -1,21 +1,37 @@
-"""A synthetic new-sensor problem with no instance pairing, for the new-sensor methods' tests and
-the numbers in docs/NEW_SENSOR_METHODS.md.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A synthetic new-sensor problem with no instance pairing.
+
+For the new-sensor methods' tests and the numbers in docs/NEW_SENSOR_METHODS.md.
 
 World: C classes, each a Gaussian cluster in a latent space R^10 (unit within-class spread). Every
 sensor is of one *kind*: x = tanh(A (P z) + a) + sensor noise, with the kind's nonlinear map A, a
-shared by all sensors and a per-mount view P that keeps only some latent dimensions:
-known sensor 0 sees dims 0-5, known sensor 1 dims 4-9, the new sensor all ten with more noise.
-Each sensor's samples are drawn from their own latent draws, so no new sample has a known
-counterpart, except a class-balanced ``label_fraction`` of the new samples, recorded "with both"
-(the same z seen by every sensor): those are the semi-supervised correspondences.
+shared by all sensors and a per-mount view P that keeps only some latent dimensions: known sensor 0
+sees dims 0-5, known sensor 1 dims 4-9, the new sensor all ten with more noise. Each sensor's
+samples are drawn from their own latent draws, so no new sample has a known counterpart, except a
+class-balanced ``label_fraction`` of the new samples, recorded "with both" (the same z seen by
+every sensor): those are the semi-supervised correspondences.
 
 Known perceptors g_k (MLP) and heads h_k are trained on their own sensor's labelled samples and
 frozen. Because all sensors share one kind, a known perceptor can read the new sensor's input
 directly, with the error a changed view brings: that is the "compatible input" of COX's
 unsupervised case (``known_probs_on_new``). Nothing here is tuned to any method's result.
 
-``python -m xmodal_training.bench.new_sensor_synthetic --seeds 0 1 2`` prints the tables of the
-doc (mean +- std over seeds).
+``python -m xmodal_training.bench.new_sensor_synthetic --seeds 0 1 2`` prints the tables of the doc
+(mean +- std over seeds).
 """
 import argparse
 import dataclasses
@@ -110,8 +126,12 @@ class Synthetic:
     class_means: torch.Tensor
 
     def bayes_posteriors(self, z):
-        """p(c | z) for the full latent (uniform prior, unit spread): the synthetic world's
-        "true latent space" read in class-posterior space (synergy's P_*)."""
+        """
+        Return p(c | z) for the full latent (uniform prior, unit spread).
+
+        That is the synthetic world's "true latent space" read in class-posterior space (synergy's
+        P_*).
+        """
         return (-0.5 * torch.cdist(z, self.class_means) ** 2).softmax(-1)
 
     def known_features(self):
@@ -122,14 +142,17 @@ class Synthetic:
         return mlp_encoder(self.cfg.width, self.cfg.feature_dim)
 
     def problem(self, mode):
-        """'semi': labels only on the correspondences; 'unsupervised': no label, no pair, the
-        known classifiers' reading of the new inputs; 'all': every new label (aligned, synergy).
+        """
+        Return the NewSensorProblem of one setting, ``mode``.
+
+        'semi': labels only on the correspondences; 'unsupervised': no label, no pair, the known
+        classifiers' reading of the new inputs; 'all': every new label (aligned, synergy).
         """
         feats = self.known_features()
-        base = dict(known_features=feats, known_heads=self.known_heads,
-                    new_inputs=self.new_inputs, n_classes=self.cfg.n_classes,
-                    known_labels=self.known_labels, known_inputs=self.known_inputs,
-                    known_models=self.known_models, eval_labels=self.new_true)
+        base = {'known_features': feats, 'known_heads': self.known_heads,
+                'new_inputs': self.new_inputs, 'n_classes': self.cfg.n_classes,
+                'known_labels': self.known_labels, 'known_inputs': self.known_inputs,
+                'known_models': self.known_models, 'eval_labels': self.new_true}
         if mode == 'semi':
             labels = torch.full_like(self.new_true, -1)
             labels[self.labelled] = self.new_true[self.labelled]
@@ -201,10 +224,9 @@ RUNS = [
 
 
 def run_seed(seed, runs=RUNS, log=print, sweep=True):
-    """Every run of ``runs`` and the synergy sweep + alpha* on one synthetic draw -> {key: value}.
-    """
-    from xmodal_training.methods.new_sensor import METHODS, evaluate
-    from xmodal_training.methods.synergy import SynergyConfig, alpha_star_for, alpha_sweep
+    """Run ``runs`` and the synergy sweep + alpha* on one synthetic draw; return {key: value}."""
+    from xmodal_training.methods.new_sensor import evaluate, METHODS
+    from xmodal_training.methods.synergy import alpha_star_for, alpha_sweep, SynergyConfig
 
     syn = make_synthetic(seed)
     out = {}
@@ -245,7 +267,7 @@ def run_seed(seed, runs=RUNS, log=print, sweep=True):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap = argparse.ArgumentParser(description=__doc__.strip().split('\n')[0])
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--json', help='write every number here too')
     ap.add_argument('--only', nargs='+', help='run only these table keys (no synergy sweep)')

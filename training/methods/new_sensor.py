@@ -1,4 +1,19 @@
-"""New-sensor methods as plug-ins: one declaration each, and the registry an evaluator loops over.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+New-sensor methods as plug-ins: one declaration each, and the registry an evaluator loops over.
 
 Every method trains a learner for a sensor recorded in its own bags from the known sensors'
 frozen perceptors, with one signature:
@@ -21,8 +36,8 @@ from typing import Callable
 
 from xmodal_training.methods import new_sensor_baselines as base
 from xmodal_training.methods.cox.configuration_cox import COXConfig
-from xmodal_training.methods.cox.modeling_cox import (
-    COXModel, train_semi_supervised, train_unsupervised)
+from xmodal_training.methods.cox.modeling_cox import (COXModel, train_semi_supervised,
+                                                      train_unsupervised)
 from xmodal_training.methods.new_sensor_core import accuracy
 from xmodal_training.methods.synergy.configuration_synergy import SynergyConfig
 from xmodal_training.methods.synergy.modeling_synergy import SynergyModel, train_synergy

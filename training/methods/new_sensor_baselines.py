@@ -1,4 +1,20 @@
-"""The COX paper's baselines (Sec. 4.1), with COX's training-function signature:
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The COX paper's baselines (Sec. 4.1), with COX's training-function signature.
+
 ``train_<name>(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True)
 -> (learner, curves)``.
 
@@ -23,9 +39,9 @@ import torch
 from torch.nn import functional as F
 
 from xmodal_training.methods.cox.modeling_cox import sort_t
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, adam, build_learner, draw, entropy, progress_bar, seeded,
-    steps_per_epoch)
+from xmodal_training.methods.new_sensor_core import (adam, build_learner, draw, entropy,
+                                                     ProblemError, progress_bar, Runtime, seeded,
+                                                     steps_per_epoch)
 
 
 @dataclasses.dataclass
@@ -104,7 +120,7 @@ class _Loop:
 
 
 def train_random(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """The learner as initialised (seeded): the floor every method must clear."""
+    """Return the learner as initialised (seeded): the floor every method must clear."""
     seeded(seed)
     learner = build_learner(encoder_factory, problem.new_inputs, problem.n_classes)
     return learner.eval(), {'epochs': []}
@@ -135,8 +151,12 @@ def train_entmin(problem, encoder_factory, cfg=None, device='auto', seed=0, prog
 
 
 def train_ssl(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """ERM + ssl_weight * ||softmax(h(x + xi)) - softmax(h(x + xi'))||^2 (mean over the batch;
-    two Gaussian perturbations of the same unlabelled input, a Pi-model consistency)."""
+    """
+    Train ERM plus a Pi-model consistency under Gaussian input noise (the paper's SSL).
+
+    Loss: ERM + ssl_weight * ||softmax(h(x + xi)) - softmax(h(x + xi'))||^2 (mean over the batch;
+    two Gaussian perturbations of the same unlabelled input).
+    """
     cfg = cfg or BaselineConfig()
     loop = _Loop(problem, encoder_factory, cfg, device, seed)
 
@@ -152,7 +172,11 @@ def train_ssl(problem, encoder_factory, cfg=None, device='auto', seed=0, progres
 
 
 def info_nce(q, k, queue, temperature):
-    """MoCo's InfoNCE: positives q.k, negatives q.queue, all L2-normalised; mean over the batch."""
+    """
+    Return MoCo's InfoNCE, mean over the batch.
+
+    Positives q.k, negatives q.queue, all L2-normalised.
+    """
     q, k = F.normalize(q.float(), dim=-1), F.normalize(k.float(), dim=-1)
     pos = (q * k).sum(-1, keepdim=True)
     neg = q @ F.normalize(queue.float(), dim=-1).T
@@ -161,9 +185,13 @@ def info_nce(q, k, queue, temperature):
 
 
 def train_moco(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """MoCo on the new samples (two Gaussian-noise views; key encoder = momentum copy of g^O;
-    queue of past keys) + ERM on the labelled ones, + EntMin where unlabelled samples exist and
-    labels are real (the paper's semi-supervised combination)."""
+    """
+    Train MoCo on the new samples + ERM on the labelled ones (+ EntMin where it applies).
+
+    MoCo: two Gaussian-noise views; key encoder = momentum copy of g^O; queue of past keys. EntMin
+    joins where unlabelled samples exist and labels are real (the paper's semi-supervised
+    combination).
+    """
     cfg = cfg or BaselineConfig()
     loop = _Loop(problem, encoder_factory, cfg, device, seed)
     key_encoder = copy.deepcopy(loop.learner.encoder).requires_grad_(False)

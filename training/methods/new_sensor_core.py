@@ -1,4 +1,19 @@
-"""What every new-sensor method shares: the problem on feature tensors, the learner, the runtime.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+What every new-sensor method shares: the problem on feature tensors, the learner, the runtime.
 
 A *new sensor* is recorded in its own bags, so its samples have no instance-level pairing with the
 known sensors' samples (COX's "out-of-modal" data). The known sensors come as frozen perceptor
@@ -23,7 +38,8 @@ class ProblemError(ValueError):
 
 @dataclasses.dataclass
 class NewSensorProblem:
-    """The tensors a new-sensor method trains from.
+    """
+    The tensors a new-sensor method trains from.
 
     known_features: one (N, d_k) float tensor per known sensor, row i of every tensor taken at the
         same instant (the known sensors were recorded together).
@@ -105,8 +121,11 @@ class NewSensorProblem:
         return probs.argmax(-1)
 
     def labelled(self):
-        """(indices, labels) of new samples with a label (new_labels >= 0, else the labels of
-        their paired known rows)."""
+        """
+        Return (indices, labels) of the new samples with a label.
+
+        A label is new_labels >= 0, else the label of the sample's paired known row.
+        """
         if self.new_labels is not None and (self.new_labels >= 0).any():
             idx = torch.nonzero(self.new_labels >= 0).squeeze(1)
             return idx, self.new_labels[idx].long()
@@ -132,8 +151,12 @@ class NewSensorLearner(nn.Module):
 
 
 def build_learner(encoder_factory, sample_input, n_classes):
-    """A fresh learner; the feature width is read from one forward pass of the factory's
-    encoder, so the factory may build any nn.Module that maps (B, ...) to (B, d)."""
+    """
+    Return a fresh learner on an encoder from ``encoder_factory``.
+
+    The feature width is read from one forward pass of the factory's encoder, so the factory may
+    build any nn.Module that maps (B, ...) to (B, d).
+    """
     encoder = encoder_factory()
     with torch.no_grad():
         out = encoder(sample_input[:2])
@@ -144,8 +167,12 @@ def build_learner(encoder_factory, sample_input, n_classes):
 
 
 class Runtime:
-    """Device, autocast and gradient scaling: CUDA with mixed precision when present (bf16 where
-    the GPU has it, else fp16 with a GradScaler), CPU otherwise."""
+    """
+    Device, autocast and gradient scaling for a training run.
+
+    CUDA with mixed precision when present (bf16 where the GPU has it, else fp16 with a
+    GradScaler), CPU otherwise.
+    """
 
     def __init__(self, device='auto'):
         if device == 'auto':
@@ -172,8 +199,12 @@ class Runtime:
 
 
 def seeded(seed):
-    """Seed torch's global generator (model init, reparameterisation noise) and return a
-    separate generator for data order, so runs with one seed repeat exactly on CPU."""
+    """
+    Seed torch's global generator and return a separate generator for data order.
+
+    The global one drives model init and reparameterisation noise; runs with one seed repeat
+    exactly on CPU.
+    """
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed + 1)
 

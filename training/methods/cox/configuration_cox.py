@@ -1,5 +1,21 @@
-"""Hyperparameters of connect & explore (COX; "Towards out-of-modal generalization without
-instance-level modal correspondence").
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hyperparameters of connect & explore (COX).
+
+Paper: "Towards out-of-modal generalization without instance-level modal correspondence".
 
 Paper values (Sec. 4.1, "Setup"): Adam, lr 1e-3, weight decay 1e-5, 50 epochs; semi-supervised:
 10 % of the training data labelled, class-balanced; anchors: 10 % of the training set for warm-up

@@ -1,4 +1,19 @@
-"""Connect & explore (COX): a learner for a new sensor from frozen known-sensor perceptors.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Connect & explore (COX): a learner for a new sensor from frozen known-sensor perceptors.
 
 Notation as in the paper: known ("in-modal", IM) features z_k = g_k(x_k) with heads h_k; the new
 ("out-of-modal", OOM) learner g^O with head h^O; one VIB connection per known sensor,
@@ -23,16 +38,20 @@ from torch.nn import functional as F
 
 from xmodal_training.methods.cox.configuration_cox import COXConfig
 from xmodal_training.methods.cox.processor_cox import class_centroids
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, adam, build_learner, draw, predict, progress_bar, seeded,
-    steps_per_epoch)
+from xmodal_training.methods.new_sensor_core import (adam, build_learner, draw, predict,
+                                                     ProblemError, progress_bar, Runtime, seeded,
+                                                     steps_per_epoch)
 
 
 # ---------------------------------------------------------------------------- loss terms
 
 def vib_terms(recon, target, mu, logvar):
-    """Eq. 9's reconstruction ||z^O - q(v)||^2 (summed over features, mean over the batch) and the
-    VIB rate KL(N(mu, diag exp(logvar)) || N(0, I)) (summed over v, mean over the batch)."""
+    """
+    Return Eq. 9's reconstruction term and the VIB rate, each a mean over the batch.
+
+    Reconstruction: ||z^O - q(v)||^2 summed over features.
+    VIB rate: KL(N(mu, diag exp(logvar)) || N(0, I)) summed over v.
+    """
     rec = ((recon.float() - target.float()) ** 2).sum(-1).mean()
     mu, logvar = mu.float(), logvar.float()
     kl = 0.5 * (mu ** 2 + logvar.exp() - 1.0 - logvar).sum(-1).mean()
@@ -40,8 +59,12 @@ def vib_terms(recon, target, mu, logvar):
 
 
 def con_loss(recon, target, mu, logvar, logits, labels, kl_weight=0.0):
-    """Eq. 9, L_con: ||z^O_i - q(v_i)||^2 - log h^O(y_i | x^O_i), v_i ~ p(v | z_i^I), plus
-    ``kl_weight`` times the VIB rate (0 = Eq. 9 to the letter)."""
+    """
+    Compute Eq. 9, L_con, plus ``kl_weight`` times the VIB rate; return the terms by name.
+
+    L_con = ||z^O_i - q(v_i)||^2 - log h^O(y_i | x^O_i), v_i ~ p(v | z_i^I);
+    ``kl_weight`` 0 is Eq. 9 to the letter.
+    """
     rec, kl = vib_terms(recon, target, mu, logvar)
     ce = F.cross_entropy(logits.float(), labels)
     return {'recon': rec, 'kl': kl, 'ce': ce, 'loss': rec + kl_weight * kl + ce}
@@ -56,17 +79,23 @@ def kl_matrix(logits_d, logits_a):
 
 
 def candidate_mask(candidates, anchor_labels):
-    """(B_d, B_a) True where anchor a's label is among the known classifiers' predictions for x_d
-    (``candidates``: (K, B_d) argmax h_k*(x_d))."""
+    """
+    Mark (B_d, B_a) where anchor a's label is among the known classifiers' predictions for x_d.
+
+    ``candidates``: (K, B_d) argmax h_k*(x_d).
+    """
     return (candidates.T.unsqueeze(-1) == anchor_labels.view(1, 1, -1)).any(1)
 
 
 def exploration_kl(logits_d, logits_a, mask, normaliser, inner='sum'):
-    """Second term of Eqs. 13 and 15: sum over x_d of the KL(h^O(x_d) || h^O(x_a)) of its pairs in
-    ``mask``, divided by ``normaliser`` (L + |D| for the full sets; callers estimating it from
-    minibatches scale it so the expectation is the full-set value). ``inner``: 'sum' adds the
-    pairs of each x_d (as written), 'mean' averages them. The anchor posteriors are targets: pass
-    them detached."""
+    """
+    Compute the second term of Eqs. 13 and 15, the exploration KL.
+
+    Sum over x_d of the KL(h^O(x_d) || h^O(x_a)) of its pairs in ``mask``, divided by
+    ``normaliser`` (L + |D| for the full sets; callers estimating it from minibatches scale it so
+    the expectation is the full-set value). ``inner``: 'sum' adds the pairs of each x_d (as
+    written), 'mean' averages them. The anchor posteriors are targets: pass them detached.
+    """
     if logits_d.shape[0] == 0 or logits_a.shape[0] == 0:
         return logits_d.sum() * 0.0
     per_pair = kl_matrix(logits_d, logits_a) * mask
@@ -78,8 +107,11 @@ def exploration_kl(logits_d, logits_a, mask, normaliser, inner='sum'):
 
 def l_ssl(logits_l, labels_l, logits_d, candidates_d, normaliser, pairing='candidates',
           inner='sum'):
-    """Eq. 13, L_ssl = (1/L) sum_i CE(h^O(x_i), y_i)
-    + 1/(L + |D|) sum_{x_d in D} sum_{i<=L} KL(h^O(x_d) || h^O(x_i); h_1*, h_2*).
+    """
+    Compute Eq. 13, L_ssl.
+
+    L_ssl = (1/L) sum_i CE(h^O(x_i), y_i)
+        + 1/(L + |D|) sum_{x_d in D} sum_{i<=L} KL(h^O(x_d) || h^O(x_i); h_1*, h_2*).
 
     The labelled samples' posteriors enter the KL detached (anchors guide, Eq. 10). ``pairing``:
     'candidates' keeps the pairs whose anchor label one of the known classifiers predicts for x_d
@@ -96,15 +128,22 @@ def l_ssl(logits_l, labels_l, logits_d, candidates_d, normaliser, pairing='candi
 
 def l_uns(logits_a, labels_a, logits_d, candidates_d, normaliser, pairing='candidates',
           inner='sum'):
-    """Eq. 15, L_uns: Eq. 13's form with the labelled samples replaced by the emergent anchors
-    A = SORT_S(...) and their labels y_i^I taken from the matched known rows."""
+    """
+    Compute Eq. 15, L_uns: Eq. 13's form on the emergent anchors.
+
+    The labelled samples are replaced by the emergent anchors A = SORT_S(...), their labels y_i^I
+    taken from the matched known rows.
+    """
     return l_ssl(logits_a, labels_a, logits_d, candidates_d, normaliser, pairing, inner)
 
 
 def mmd_rbf(x, y, sigma=None):
-    """Biased (V-statistic) squared MMD between samples x (n, d) and y (m, d) with the RBF kernel
-    exp(-||a - b||^2 / (2 sigma^2)); sigma defaults to the median pairwise distance of the pooled
-    samples (median heuristic)."""
+    """
+    Return the biased (V-statistic) squared MMD between samples x (n, d) and y (m, d).
+
+    The kernel is the RBF exp(-||a - b||^2 / (2 sigma^2)); sigma defaults to the median pairwise
+    distance of the pooled samples (median heuristic).
+    """
     x, y = x.float(), y.float()
     pooled = torch.cat([x, y])
     d2 = torch.cdist(pooled, pooled).pow(2)
@@ -119,16 +158,24 @@ def mmd_rbf(x, y, sigma=None):
 # ------------------------------------------------------------------------ set selection
 
 def agreement_split(probs):
-    """``probs`` (K, M, C) h_k*(x^O) -> (agree (M,) bool, predictions (K, M)).
-    A = {x^O : h_1*(x^O) = ... = h_K*(x^O)}, D = its complement (Eq. 10)."""
+    """
+    Split the new samples by whether the known classifiers agree (Eq. 10).
+
+    ``probs`` (K, M, C) h_k*(x^O) -> (agree (M,) bool, predictions (K, M)).
+    A = {x^O : h_1*(x^O) = ... = h_K*(x^O)}, D = its complement.
+    """
     preds = probs.argmax(-1)
     agree = (preds == preds[:1]).all(0)
     return agree, preds
 
 
 def _top(score, labels, t, balanced):
-    """Positions of the ``t`` largest scores; ``balanced``: the t // C largest of every label
-    (remainder to the best of the rest), so no class is left without anchors."""
+    """
+    Return the positions of the ``t`` largest scores.
+
+    ``balanced``: the t // C largest of every label (remainder to the best of the rest), so no
+    class is left without anchors.
+    """
     order = torch.argsort(score, descending=True, stable=True)
     if not balanced or len(order) <= t:
         return order[:t]
@@ -143,9 +190,13 @@ def _top(score, labels, t, balanced):
 
 
 def sort_t(probs, t, balanced=False):
-    """Eq. 14, A_sorted = SORT_T(A, (1/K) sum_k max h_k*(x^O)): the (at most) ``t`` agreement
-    samples with the largest mean top probability, largest first (``balanced``: per class, see
-    ``_top``). Returns (indices, labels argmax h_k*(x^O), scores)."""
+    """
+    Select Eq. 14's anchors, A_sorted = SORT_T(A, (1/K) sum_k max h_k*(x^O)).
+
+    They are the (at most) ``t`` agreement samples with the largest mean top probability, largest
+    first (``balanced``: per class, see ``_top``). Returns (indices, labels argmax h_k*(x^O),
+    scores).
+    """
     agree, preds = agreement_split(probs)
     score = probs.max(-1).values.mean(0)
     rows = torch.nonzero(agree).squeeze(1)
@@ -154,7 +205,10 @@ def sort_t(probs, t, balanced=False):
 
 
 def sort_s(z_new, mapped, known_labels, t, balanced=False):
-    """The anchors of Eq. 15: A = SORT_S({(x_j^O, y_i^I)}, -min_i (1/K) sum_k ||z_j^O - v_k,i||).
+    """
+    Select the anchors of Eq. 15 by their distance to the connected known rows.
+
+    A = SORT_S({(x_j^O, y_i^I)}, -min_i (1/K) sum_k ||z_j^O - v_k,i||).
 
     ``z_new`` (M, d) learner features, ``mapped`` (K, N, d) the known rows connected into that
     space, ``known_labels`` (N,). Returns (new indices, labels y_i*, matched known rows i*,
@@ -167,8 +221,12 @@ def sort_s(z_new, mapped, known_labels, t, balanced=False):
 
 
 def fit_linear_head(features, labels, n_classes, steps, lr, init=None):
-    """A linear softmax classifier fitted full-batch with Adam (the paper's "linear layer as
-    classification heads"); ``init`` warm-starts it from the previous epoch's head."""
+    """
+    Return a linear softmax classifier fitted full-batch with Adam.
+
+    It is the paper's "linear layer as classification heads"; ``init`` warm-starts it from the
+    previous epoch's head.
+    """
     head = nn.Linear(features.shape[1], n_classes).to(features.device)
     if init is not None:
         head.load_state_dict(init.state_dict())
@@ -191,8 +249,12 @@ def _mlp(d_in, hidden, d_out):
 
 
 class VIBConnection(nn.Module):
-    """One connection: encoder p(v | z_k) = N(mu, diag sigma^2) and decoder q(. | v) into the new
-    sensor's feature space; v = mu + sigma * eps (reparameterised) while training."""
+    """
+    One connection: a VIB from known features into the new sensor's feature space.
+
+    Encoder p(v | z_k) = N(mu, diag sigma^2) and decoder q(. | v); v = mu + sigma * eps
+    (reparameterised) while training.
+    """
 
     def __init__(self, d_known, d_new, latent, hidden):
         super().__init__()
@@ -205,13 +267,14 @@ class VIBConnection(nn.Module):
         v = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if sample else mu
         return self.decoder(v), mu, logvar
 
-    def map(self, z):
-        """q(E[v | z]): the known rows placed in the new sensor's space (no sampling)."""
+    def connect(self, z):
+        """Connect known rows into the new sensor's space: q(E[v | z]), no sampling."""
         return self.forward(z, sample=False)[0]
 
 
 class COXModel(nn.Module):
-    """Learner + connections; ``forward(batch)`` returns the loss terms by name.
+    """
+    Learner + connections; ``forward(batch)`` returns the loss terms by name.
 
     batch keys: 'x_pair' (B, ...) new inputs and 'z_pair' (list of K (B, d_k)) their
     corresponding known features (Eq. 9's reconstruction); 'x_anchor', 'y_anchor' labelled or
@@ -251,8 +314,12 @@ _INNER = {'written': 'sum', 'pair_mean': 'mean'}
 
 
 def _normaliser(cfg, n_anchor_all, n_d_all, b_d, b_a):
-    """Scale of a minibatch's exploration sum so its expectation is the full-set term of
-    Eqs. 13/15, 1/(L + |D|) sum_{d in D} [sum | mean]_{a} KL."""
+    """
+    Return the scale of a minibatch's exploration sum (Eqs. 13/15).
+
+    Scaled, the sum's expectation is the full-set term
+    1/(L + |D|) sum_{d in D} [sum | mean]_{a} KL.
+    """
     full = n_anchor_all + n_d_all
     if cfg.explore_sum == 'written':
         return full * b_d * b_a / (n_d_all * n_anchor_all)
@@ -288,12 +355,17 @@ class _Trainer:
 
     @torch.no_grad()
     def refresh(self):
-        """z^O for every new sample, the connected known rows, h_k* refitted on them, and the
-        agreement split of the new samples under h_k*."""
+        """
+        Refit h_k* on the connected known rows; return the learner's view of the new samples.
+
+        Returns z^O for every new sample, the connected known rows, and the agreement split of the
+        new samples under the refitted h_k* (agree, predictions).
+        """
         cfg, dev = self.cfg, self.rt.device
         z_new = predict(self.learner.encoder, self.x, dev).to(dev)
         self.model.eval()
-        mapped = torch.stack([c.map(z).float() for c, z in zip(self.model.connections, self.zk)])
+        mapped = torch.stack([c.connect(z).float()
+                              for c, z in zip(self.model.connections, self.zk)])
         self.model.train()
         self.heads = [fit_linear_head(m, self.yk, self.p.n_classes, cfg.head_steps, cfg.head_lr,
                                       init=h) for m, h in zip(mapped, self.heads)]
@@ -358,8 +430,11 @@ def _accumulate(sums, terms, n):
 
 def train_semi_supervised(problem, encoder_factory, cfg=None, device='auto', seed=0,
                           progress=True):
-    """Sec. 3.3: connect on the few correspondences (Eq. 9), then explore the unlabelled new
-    samples on which the known classifiers disagree (Eq. 13).
+    """
+    Train COX from a few correspondences (Sec. 3.3).
+
+    Connect on the few correspondences (Eq. 9), then explore the unlabelled new samples on which
+    the known classifiers disagree (Eq. 13).
 
     ``problem.pairs`` are the correspondences (new row, known row); their labels are
     ``problem.new_labels`` where given, else the known rows' labels. The first
@@ -413,7 +488,8 @@ def train_semi_supervised(problem, encoder_factory, cfg=None, device='auto', see
 
 
 def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """Sec. 3.4, two phases without any correspondence.
+    """
+    Train COX without any correspondence, in two phases (Sec. 3.4).
 
     Warm-up: T = anchor_fraction * M anchors by SORT_T over the known classifiers' agreement on
     the new samples (Eq. 14; ``problem.known_probs_on_new``), CE on them; then each connection is
@@ -426,8 +502,8 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
     cfg = cfg or COXConfig()
     if problem.known_probs_on_new is None:
         raise ProblemError(
-            'known_probs_on_new: unsupervised COX needs the known classifiers\' predictions on '
-            'the new samples (h_k*(x^O), Eq. 14), i.e. the new sensor\'s input made compatible '
+            "known_probs_on_new: unsupervised COX needs the known classifiers' predictions on "
+            "the new samples (h_k*(x^O), Eq. 14), i.e. the new sensor's input made compatible "
             'with a known perceptor. Without that and without any pair, nothing says which '
             'class is which: record a few episodes with both sensors and use '
             'train_semi_supervised')
@@ -463,8 +539,8 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
         for _ in range(steps_per_epoch(m, bsz)):
             pick = draw(len(idx), min(bsz, len(idx)), gen)
             a = draw(len(idx), n_anchor, gen)
-            batch = {'x_pair': tr.dev(idx[pick]), 'z_pair': [z[match[pick].to(dev)]
-                                                            for z in tr.zk],
+            batch = {'x_pair': tr.dev(idx[pick]),
+                     'z_pair': [z[match[pick].to(dev)] for z in tr.zk],
                      'x_anchor': tr.dev(idx[a]), 'y_anchor': y_a[a.to(dev)]}
             if len(d_rows):
                 d = d_rows[draw(len(d_rows), bsz, gen)]
@@ -484,10 +560,13 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
 
 
 def _fit_centroid_connections(tr):
-    """Warm-up of the connections (Sec. 3.4): the learner's class centroids
-    (1/|C_y|) sum_{h^O(x)=y} z^O, each paired with the known class-y centroid of every known
-    sensor, fitted with Eq. 9's reconstruction (+ the VIB rate; v sampled from p(v | centroid)).
-    Classes without members on either side are left out."""
+    """
+    Warm up the connections on class centroids (Sec. 3.4).
+
+    The learner's class centroids (1/|C_y|) sum_{h^O(x)=y} z^O, each paired with the known class-y
+    centroid of every known sensor, fitted with Eq. 9's reconstruction (+ the VIB rate; v sampled
+    from p(v | centroid)). Classes without members on either side are left out.
+    """
     cfg, dev = tr.cfg, tr.rt.device
     z_new = predict(tr.learner.encoder, tr.x, dev).to(dev)
     pred = predict(tr.learner, tr.x, dev).argmax(-1).to(dev)

@@ -1,10 +1,26 @@
-"""Hyperparameters of the synergy method ("Can one modality model synergize training of other
-modality models?").
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Hyperparameters of the synergy method.
+
+Paper: "Can one modality model synergize training of other modality models?".
 
 Paper values: alpha = 0.3 for every multimodal case (Sec. 4.1; 0.5 only for ImageNet [L->V]); the
 sweep {0, 0.1, 0.3, 0.5, 0.7} (Table 3); Gaussian noise xi ~ N(0, lambda I) with lambda = 1e-3
-(Table 5); training from scratch (AVMNIST, App. B.2): 30 epochs, batch 32, Adam, lr 1e-3 times
-0.1 at epoch 25, no augmentation.
+(Table 5); training from scratch (AVMNIST, App. B.2): 30 epochs, batch 32, Adam, lr 1e-3 times 0.1
+at epoch 25, no augmentation.
 """
 import dataclasses
 

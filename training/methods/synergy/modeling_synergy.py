@@ -1,6 +1,23 @@
-"""Synergy: train the new sensor's model with (1 - alpha) L_cls + alpha L_z (Sec. 3.3), where
-L_z = 1/2 ||g(x_i) - z_hat_j||^2 pulls its features toward a frozen known-sensor model's features
-of an *unpaired* known sample, and estimate the interpolation coefficient alpha* of Theorem 1.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Synergy: a frozen known-sensor model regularises a new sensor's model without pairs.
+
+Train the new sensor's model with (1 - alpha) L_cls + alpha L_z (Sec. 3.3), where L_z = 1/2
+||g(x_i) - z_hat_j||^2 pulls its features toward a frozen known-sensor model's features of an
+*unpaired* known sample, and estimate the interpolation coefficient alpha* of Theorem 1.
 
 Choices where the paper is open:
 - Widths: where the learner's feature width differs from the known perceptor's, a learned linear
@@ -22,17 +39,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from xmodal_training.methods.new_sensor_core import (
-    ProblemError, Runtime, accuracy, adam, build_learner, minibatches, predict, progress_bar,
-    seeded)
+from xmodal_training.methods.new_sensor_core import (accuracy, adam, build_learner, minibatches,
+                                                     predict, ProblemError, progress_bar, Runtime,
+                                                     seeded)
 from xmodal_training.methods.synergy.configuration_synergy import SynergyConfig
 
 
 # ---------------------------------------------------------------------------- loss terms
 
 def latent_loss(z, z_hat):
-    """L_z = E[1/2 ||g(x_i) - z_hat_j||^2] (squared norm summed over features, mean over the
-    batch)."""
+    """
+    Return L_z = E[1/2 ||g(x_i) - z_hat_j||^2].
+
+    The squared norm is summed over features, the expectation a mean over the batch.
+    """
     return 0.5 * ((z.float() - z_hat.float()) ** 2).sum(-1).mean()
 
 
@@ -44,8 +64,11 @@ def synergy_loss(logits, labels, z, z_hat, alpha):
 
 
 class SynergyModel(nn.Module):
-    """Learner g, h plus the projection P into the known perceptor's feature width (identity when
-    the widths match); ``forward(batch)`` returns the loss terms by name."""
+    """
+    Learner g, h plus the projection P into the known perceptor's feature width.
+
+    P is the identity when the widths match; ``forward(batch)`` returns the loss terms by name.
+    """
 
     def __init__(self, learner, known_dim, alpha):
         super().__init__()
@@ -63,9 +86,12 @@ class SynergyModel(nn.Module):
 # ------------------------------------------------------------------------ z_hat sampling
 
 def draw_known_rows(labels, known_labels, pairing, gen, pair_index=None):
-    """Known rows j whose features become z_hat for new samples with ``labels``.
+    """
+    Draw the known rows j whose features become z_hat for new samples with ``labels``.
+
     'same_class': uniform among known rows of the same class; 'shuffled' / 'noisy': uniform over
-    all known rows; 'paired': ``pair_index`` (the true counterparts)."""
+    all known rows; 'paired': ``pair_index`` (the true counterparts).
+    """
     n = len(known_labels)
     if pairing in ('shuffled', 'noisy'):
         return torch.randint(0, n, (len(labels),), generator=gen)
@@ -87,8 +113,12 @@ def draw_known_rows(labels, known_labels, pairing, gen, pair_index=None):
 
 
 def known_features_for(problem, k, rows, pairing, noise_var, gen, device):
-    """z_hat for known rows: the precomputed features, or for 'noisy' the frozen perceptor on the
-    known input plus xi ~ N(0, lambda I) (on the features when no perceptor/input was given)."""
+    """
+    Return z_hat for known rows.
+
+    The precomputed features, or for 'noisy' the frozen perceptor on the known input plus
+    xi ~ N(0, lambda I) (on the features when no perceptor/input was given).
+    """
     if pairing != 'noisy':
         return problem.known_features[k][rows].float().to(device)
     std = math.sqrt(noise_var)
@@ -105,9 +135,13 @@ def known_features_for(problem, k, rows, pairing, noise_var, gen, device):
 # ---------------------------------------------------------------------------- training
 
 def train_synergy(problem, encoder_factory, cfg=None, device='auto', seed=0, progress=True):
-    """Algorithm 1 on the labelled new samples (``problem.labelled()``): each batch draws z_hat
-    per ``cfg.pairing`` from known sensor ``cfg.known_index`` and steps
-    (1 - alpha) CE + alpha 1/2 ||P g(x) - z_hat||^2. Returns (learner, curves)."""
+    """
+    Train the new sensor's model with Algorithm 1 on the labelled new samples.
+
+    The labelled samples are ``problem.labelled()``. Each batch draws z_hat per ``cfg.pairing``
+    from known sensor ``cfg.known_index`` and steps
+    (1 - alpha) CE + alpha 1/2 ||P g(x) - z_hat||^2. Returns (learner, curves).
+    """
     cfg = cfg or SynergyConfig()
     k = cfg.known_index
     if not 0 <= k < problem.n_known:
@@ -177,15 +211,21 @@ def gaussian_fit(x):
 
 
 def sqrtm_psd(s):
-    """Principal square root of a symmetric positive semi-definite matrix (eigenvalues clamped at
-    zero against round-off)."""
+    """
+    Return the principal square root of a symmetric positive semi-definite matrix.
+
+    Eigenvalues are clamped at zero against round-off.
+    """
     vals, vecs = torch.linalg.eigh((s + s.T) / 2)
     return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
 
 def w2_gaussian(m1, s1, m2, s2):
-    """2-Wasserstein distance between N(m1, s1) and N(m2, s2):
-    W2^2 = ||m1 - m2||^2 + tr(s1 + s2 - 2 (s2^1/2 s1 s2^1/2)^1/2)."""
+    """
+    Return the 2-Wasserstein distance between N(m1, s1) and N(m2, s2).
+
+    W2^2 = ||m1 - m2||^2 + tr(s1 + s2 - 2 (s2^1/2 s1 s2^1/2)^1/2).
+    """
     m1, s1, m2, s2 = (torch.as_tensor(t, dtype=torch.float64) for t in (m1, s1, m2, s2))
     if s1.ndim == 0:
         s1, s2, m1, m2 = s1.view(1, 1), s2.view(1, 1), m1.view(1), m2.view(1)
@@ -203,8 +243,12 @@ def alpha_from_distances(delta_i, delta_j, delta_ij):
 
 
 def alpha_star(feats_i, feats_j, feats_star):
-    """alpha* of Theorem 1 from samples of P_i, P_j and the stand-in for P_* (all in one space),
-    each fitted with a Gaussian. Returns alpha* (raw and clipped to [0, 1]) and the distances."""
+    """
+    Estimate alpha* of Theorem 1 from samples of P_i, P_j and the stand-in for P_*.
+
+    All three live in one space and are each fitted with a Gaussian. Returns alpha* (raw and
+    clipped to [0, 1]) and the distances.
+    """
     gi, gj, gs = gaussian_fit(feats_i), gaussian_fit(feats_j), gaussian_fit(feats_star)
     d_i, d_j, d_ij = w2_gaussian(*gs, *gi), w2_gaussian(*gs, *gj), w2_gaussian(*gi, *gj)
     a = alpha_from_distances(d_i, d_j, d_ij)
@@ -213,10 +257,13 @@ def alpha_star(feats_i, feats_j, feats_star):
 
 
 def alpha_star_for(learner_alpha0, problem, eval_inputs, star_probs, cfg=None, seed=0):
-    """alpha* in the class-posterior space (see the module docstring): P_i from
-    ``learner_alpha0`` (the new sensor's model trained alone) on ``eval_inputs``, P_j from the
-    known head on the known sensor's z_hat (with ``cfg.pairing``'s noise), P_* =
-    ``star_probs`` (N_eval, C), the stand-in's posteriors on the same ``eval_inputs``."""
+    """
+    Estimate alpha* in the class-posterior space (see the module docstring).
+
+    P_i from ``learner_alpha0`` (the new sensor's model trained alone) on ``eval_inputs``, P_j from
+    the known head on the known sensor's z_hat (with ``cfg.pairing``'s noise), P_* = ``star_probs``
+    (N_eval, C), the stand-in's posteriors on the same ``eval_inputs``.
+    """
     cfg = cfg or SynergyConfig()
     k = cfg.known_index
     gen = torch.Generator().manual_seed(seed)
