@@ -360,12 +360,20 @@ def add_arguments(parser):
                         help='raise every subscription depth to at least this (default '
                              f'{QUEUE_DEPTH}; 0: the parameter file\'s own)')
     parser.add_argument('--csv', default=None, help='write every memory sample to this CSV')
+    parser.add_argument('--domain-id', type=int, default=None,
+                        help='ROS_DOMAIN_ID of the run (default: one picked from the process id, '
+                             'so other ROS 2 traffic on this machine stays out)')
     return parser
 
 
 def main(args):
     from xmodal_ros.dds import apply_dds_defaults
     _check_args(args)
+    # A DDS domain of its own, discovery on this machine: another node or bag player on the
+    # default domain (a shared machine) would otherwise feed the node and spoil every count.
+    domain = getattr(args, 'domain_id', None)
+    os.environ['ROS_DOMAIN_ID'] = str(domain if domain is not None else 1 + os.getpid() % 100)
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     profile = apply_dds_defaults()
     bundle = args.bundle or str(default_bundle())
     params = getattr(args, 'params', None) or str(config_path('fuse.yaml'))
@@ -374,6 +382,7 @@ def main(args):
           f'FASTDDS_DEFAULT_PROFILES_FILE={profile}; per phase {args.warmup:g} s warm-up + '
           f'{args.duration:g} s measured; storm {args.storm_rate:g} malformed messages/s; '
           f'subscription depth >= {getattr(args, "queue_depth", QUEUE_DEPTH)}; '
+          f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]} (localhost); '
           f'memory sampled every {SAMPLE_S:g} s\n', flush=True)
     names, results, check, log_path = run(
         bundle, params, args.duration, args.warmup, args.storm_rate,
