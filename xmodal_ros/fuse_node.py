@@ -45,7 +45,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
 from xmodal_ros import diagnostics
-from xmodal_ros.allocator import keep_large_allocations
+from xmodal_ros.allocator import keep_large_allocations, release_free_memory
 from xmodal_ros.backends import BackendError
 from xmodal_ros.bundle import BundleError, load_bundle
 from xmodal_ros.conversions import stamp_ns
@@ -497,6 +497,7 @@ class FuseNode(LifecycleNode):
             self._next_diagnostics_ns = max(self._next_diagnostics_ns + self._diagnostics_ns,
                                             now)
             self._publish_diagnostics()
+            release_free_memory()    # odd-sized messages must not pile up heap holes (soak)
 
     def _fuse(self, now):
         stats = self.stats

@@ -25,6 +25,16 @@ import dataclasses
 from typing import Optional
 
 NS = 1_000_000_000
+# Longest reason kept per sensor. A reason quotes the message (its encoding, joint names): a
+# sender may put a megabyte there, which would be held and republished on /diagnostics each
+# period. Counting and dropping never depend on the text.
+MAX_REASON_CHARS = 300
+
+
+def _short(reason):
+    if len(reason) <= MAX_REASON_CHARS:
+        return reason
+    return f'{reason[:MAX_REASON_CHARS - 40]}... ({len(reason)} characters)'
 
 
 @dataclasses.dataclass
@@ -78,12 +88,12 @@ class Liveness:
     def reject(self, sensor, reason):
         h = self.sensors[sensor]
         h.malformed += 1
-        h.last_malformed = reason
+        h.last_malformed = _short(reason)
 
     def encode_failed(self, sensor, reason):
         h = self.sensors[sensor]
         h.encode_failures += 1
-        h.last_encode_error = reason
+        h.last_encode_error = _short(reason)
         h.encode_failing = True
 
     def encoded(self, sensor):
