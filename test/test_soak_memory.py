@@ -1,15 +1,32 @@
-"""The node's memory under a storm of malformed messages (the fast, in-process part of
-`xmodal bench soak`): nothing it keeps grows with the messages it drops, and freed heap holes
-left by odd-sized images go back to the system."""
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Check the node's memory under a storm of malformed messages.
+
+The fast, in-process part of `xmodal bench soak`: nothing the node keeps grows with the messages
+it drops, and freed heap holes left by odd-sized images go back to the system.
+"""
 import subprocess
 import sys
 import textwrap
 import tracemalloc
 
-import pytest
-
 from bundles import make_bundle
+import pytest
 from rosproc import valid_message, write_params
+
 from xmodal_ros.allocator import release_free_memory
 from xmodal_training.bench.messages import set_stamp
 
@@ -20,6 +37,7 @@ BOUND_BYTES = 256 * 1024     # Python memory the node may gain over them
 def _node(tmp_path):
     import rclpy
     from rclpy.context import Context
+
     from xmodal_ros.fuse_node import FuseNode
     bundle = make_bundle(tmp_path / 'bundle')
     # Camera and depth encoded on arrival: one thread, so the test needs no executor.
@@ -34,10 +52,14 @@ def _node(tmp_path):
 
 
 def test_a_storm_grows_nothing_and_every_message_is_counted(tmp_path):
-    """Thousands of malformed messages of every fault on every sensor, then two that quote a
-    megabyte (encoding, joint names): the node's Python memory stays within a bound, each one is
-    counted and dropped, and it keeps predicting from all six sensors."""
+    """
+    Thousands of malformed messages of every fault on every sensor.
+
+    Then two that quote a megabyte (encoding, joint names): the node's Python memory stays within a
+    bound, each one is counted and dropped, and it keeps predicting from all six sensors.
+    """
     import rclpy
+
     from xmodal_training.bench.storm import StormMaker
     node = _node(tmp_path)
     try:
@@ -92,12 +114,15 @@ def test_a_storm_grows_nothing_and_every_message_is_counted(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='glibc heap, /proc')
 def test_release_free_memory_returns_heap_holes():
-    """Image-sized blocks of random sizes, freed between small live ones, leave holes that the
-    heap keeps under the node's allocator settings; release_free_memory hands their pages back.
-    (A fresh process: the allocator settings are process-wide.)"""
+    """
+    Image-sized blocks of random sizes, freed between small live ones.
+
+    Leave holes that the heap keeps under the node's allocator settings; release_free_memory hands
+    their pages back. (A fresh process: the allocator settings are process-wide.)
+    """
     if not release_free_memory():
         pytest.skip('no malloc_trim (not glibc)')
-    code = textwrap.dedent('''
+    code = textwrap.dedent("""
         import numpy as np
         from xmodal_ros.allocator import keep_large_allocations, release_free_memory
 
@@ -119,7 +144,7 @@ def test_release_free_memory_returns_heap_holes():
         held = private_mb()
         release_free_memory()
         print(base, held, private_mb())
-    ''')
+    """)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr

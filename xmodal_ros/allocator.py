@@ -54,7 +54,8 @@ if _MALLOC_TRIM is not None:
 
 
 def release_free_memory():
-    """Give the pages of free heap blocks back to the system (glibc ``malloc_trim(0)``).
+    """
+    Give the pages of free heap blocks back to the system (glibc ``malloc_trim(0)``).
 
     With ``keep_large_allocations`` every image-sized block lives on the heap, and the trim
     threshold only ever returns the heap's top. Messages of many sizes (a storm of malformed

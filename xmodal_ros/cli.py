@@ -129,6 +129,21 @@ def build_parser():
     bf.add_argument('--torch-threads', type=int, default=1,
                     help='PyTorch intra-op threads of the baseline (default 1, as ONNX Runtime '
                          "uses; 0: PyTorch's own default)")
+    bs = verb(bench, 'soak', 'xmodal_training.bench.soak:main',
+              "the live node's memory growth (MB/hour), valid traffic vs a storm of malformed "
+              'messages')
+    bs.add_argument('--duration', type=float, default=180.0, help='measured seconds per phase')
+    bs.add_argument('--warmup', type=float, default=60.0,
+                    help='seconds of each phase before measuring')
+    bs.add_argument('--bundle', default=None, help=f'model bundle (default: {default_bundle()})')
+    bs.add_argument('--storm-rate', type=float, default=200.0,
+                    help='malformed messages per second in the storm phase (20 min = 240,000)')
+    bs.add_argument('--params', default=str(config_path('fuse.yaml')))
+    bs.add_argument('--queue-depth', type=int, default=10,
+                    help="raise every subscription depth to at least this (0: the file's own)")
+    bs.add_argument('--csv', default=None, help='write every memory sample to this CSV')
+    bs.add_argument('--domain-id', type=int, default=None,
+                    help='ROS_DOMAIN_ID (default: a private one)')
     bd = verb(bench, 'data', 'xmodal_training.bench.data:main',
               'bag decoding and cached-dataset throughput')
     bd.add_argument('--episodes', type=int, default=8,

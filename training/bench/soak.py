@@ -1,5 +1,22 @@
-"""`xmodal bench soak`: does the live fuse node's memory stay flat, with valid traffic and under
-a storm of malformed messages?
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`xmodal bench soak`.
+
+Does the live fuse node's memory stay flat, with valid traffic and under a storm of malformed
+messages?
 
 Processes, real DDS between them: the fuse node as ``xmodal fuse`` starts it (its own process:
 Fast DDS profile, allocator tuning, the bundle given, config/fuse.yaml with the blocks of sensors
@@ -17,19 +34,20 @@ publisher stops it and the node's /diagnostics malformed counts are compared wit
 import csv
 import multiprocessing as mp
 import os
+from pathlib import Path
 import queue
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-import yaml
 
 from xmodal_ros.paths import config_path, default_bundle
-from xmodal_training.bench.fuse import SIZE, _bench_specs
+from xmodal_training.bench.fuse import _bench_specs, SIZE
+
+import yaml
 
 TARGET_MB_PER_HOUR = 5.0
 SAMPLE_S = 3.0
@@ -44,11 +62,16 @@ QUEUE_DEPTH = 10
 
 
 def _publisher_proc(bundle, storm_rate, seed, ready, storm, stop, sent, errors):
-    """Every bundle sensor at its configured rate; while ``storm`` is set, also ``storm_rate``
-    malformed messages per second, round-robin over the sensors. ``sent``: shared counters,
-    [valid per sensor..., malformed per sensor...] in bundle order."""
+    """
+    Every bundle sensor at its configured rate.
+
+    While ``storm`` is set, also ``storm_rate`` malformed messages per second, round-robin over the
+    sensors. ``sent``: shared counters, [valid per sensor..., malformed per sensor...] in bundle
+    order.
+    """
     try:
         import rclpy
+
         from xmodal_ros.qos import sensor_qos
         from xmodal_training.bench.messages import set_stamp, synthetic_message
         from xmodal_training.bench.storm import StormMaker
@@ -105,10 +128,11 @@ class Monitor:
     """The node's newest per-sensor diagnostics and the arrival times of its predictions."""
 
     def __init__(self, sensors):
-        import rclpy
         from diagnostic_msgs.msg import DiagnosticArray
+        import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from sensor_msgs.msg import JointState
+
         from xmodal_ros.qos import PREDICTION_QOS
         self.sensors = list(sensors)
         self._lock = threading.Lock()
@@ -200,9 +224,13 @@ def slope_mb_per_hour(t_s, mb):
 
 
 def node_params(bundle_sensors, params, out, queue_depth=0):
-    """``params`` (a fuse node parameter file) with the blocks of sensors the bundle lacks set to
-    enabled: false, so any bundle runs with the shipped config/fuse.yaml, and with every
-    sensor's queue_depth raised to at least ``queue_depth``; written to ``out``."""
+    """
+    Write ``params`` (a fuse node parameter file) to ``out``, adjusted for ``bundle_sensors``.
+
+    The blocks of sensors the bundle lacks are set to enabled: false, so any bundle runs with the
+    shipped config/fuse.yaml, and every sensor's queue_depth is raised to at least
+    ``queue_depth``.
+    """
     doc = yaml.safe_load(Path(params).read_text())
     p = (doc.get('fuse_node') or doc.get('/**'))['ros__parameters']
     for name, block in p.items():
@@ -344,7 +372,7 @@ def _check_args(args):
 
 
 def add_arguments(parser):
-    """The `xmodal bench soak` options (xmodal_ros/cli.py and this module's __main__)."""
+    """Return the `xmodal bench soak` options (xmodal_ros/cli.py and this module's __main__)."""
     parser.add_argument('--duration', type=float, default=180.0,
                         help='measured seconds per phase (default 180; a robot soak: 1200+)')
     parser.add_argument('--warmup', type=float, default=60.0,
@@ -358,7 +386,7 @@ def add_arguments(parser):
                         help="the node's ROS 2 parameter YAML")
     parser.add_argument('--queue-depth', type=int, default=QUEUE_DEPTH,
                         help='raise every subscription depth to at least this (default '
-                             f'{QUEUE_DEPTH}; 0: the parameter file\'s own)')
+                             f"{QUEUE_DEPTH}; 0: the parameter file's own)")
     parser.add_argument('--csv', default=None, help='write every memory sample to this CSV')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID of the run (default: one picked from the process id, '

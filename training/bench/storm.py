@@ -1,4 +1,19 @@
-"""Malformed messages of every kind, for soak benchmarks and tests of the node's input path.
+# Copyright 2026 xmodal_ros maintainers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Malformed messages of every kind, for soak benchmarks and tests of the node's input path.
 
 ``StormMaker(specs, seed).make(sensor, now_ns)`` returns ``(msg, what)``: a message the node must
 count as malformed and drop (``what`` names the fault), stamped for it. Faults vary in content on
@@ -35,7 +50,7 @@ class StormMaker:
         self._valid = {s: synthetic_message(spec, size=(96, 128)) for s, spec in specs.items()}
 
     def faults(self, sensor):
-        """The fault names ``make`` draws from for ``sensor``."""
+        """Return the fault names ``make`` draws from for ``sensor``."""
         kind = self.specs[sensor].kind.name
         own = {'rgb': _IMAGE_FAULTS, 'depth': _IMAGE_FAULTS,
                'grid': _IMAGE_FAULTS + ('grid_shape', 'grid_nonfinite', 'grid_absurd'),
@@ -46,7 +61,7 @@ class StormMaker:
         return own + STAMP_FAULTS
 
     def make(self, sensor, now_ns, fault=None):
-        """One malformed message of ``sensor`` for a node whose clock reads ``now_ns``."""
+        """Return one malformed message of ``sensor`` for a node whose clock reads ``now_ns``."""
         faults = self.faults(sensor)
         fault = fault or faults[int(self.rng.integers(len(faults)))]
         spec = self.specs[sensor]
@@ -88,7 +103,7 @@ class StormMaker:
         return width * channels * np.dtype(dtype).itemsize
 
     def _image_encoding(self, spec):
-        """A random encoding the kind refuses: known elsewhere, odd, or random text."""
+        """Return a random encoding the kind refuses: known elsewhere, odd, or random text."""
         r = self.rng.random()
         if r < 0.4:
             return ''.join(self.rng.choice(list(_TEXT), int(self.rng.integers(1, 48))))
@@ -193,7 +208,7 @@ class StormMaker:
         return self._vector_fault(spec, sign * 10 ** float(self.rng.uniform(6, 300)))
 
     def _joints_unknown(self, spec):
-        """A JointState that lists random joints, never all of the configured ones."""
+        """Return a JointState that lists random joints, never all of the configured ones."""
         msg = _copy(self._valid[spec.name])
         known = list(spec.params['joints'])
         n = int(self.rng.integers(1, 24))
@@ -223,7 +238,7 @@ _IMAGE_FAULTS = ('image_encoding_fault', 'image_truncated', 'image_oversized', '
 
 
 def _copy(msg):
-    """A shallow field-by-field copy of an rclpy message (they have no copy())."""
+    """Return a shallow field-by-field copy of an rclpy message (they have no copy())."""
     out = type(msg)()
     for field in msg.get_fields_and_field_types():
         value = getattr(msg, field)
