@@ -15,9 +15,11 @@
 """
 `xmodal bench fuse`: latency of the live fuse node, ONNX Runtime vs. the same node on PyTorch.
 
-Three processes per variant, real DDS between them: a publisher (camera and depth 640x480 at
-30 Hz, tactile at 100 Hz, force at 500 Hz, each message stamped with the system clock right before
-``publish``), the fuse node (config/fuse.yaml, or --params), and a subscriber of the predictions.
+Three processes per variant, real DDS between them: a publisher (every sensor of the bundle at
+its sensors.yaml rate, images at 640x480 -- for the shipped robot camera and depth at 30 Hz,
+tactile and finger joints at 100 Hz, the wrist IMU at 250 Hz, force at 500 Hz -- each message
+stamped with the system clock right before ``publish``), the fuse node (config/fuse.yaml, or
+--params), and a subscriber of the predictions.
 The two variants run one after the other in the same invocation with identical settings; only the
 node's ``model_factory`` differs (xmodal_ros.model.FusionModel vs. training/bench/torch_backend).
 With --repeats N they alternate N times (ONNX Runtime first in odd rounds, PyTorch first in even
