@@ -313,6 +313,20 @@ class COXModel(nn.Module):
 _INNER = {'written': 'sum', 'pair_mean': 'mean'}
 
 
+def _add_disagreement(batch, tr, cfg, d_rows, preds, bsz, gen, n_labelled, n_anchor):
+    """
+    Add a draw of disagreement samples to ``batch`` for the exploration term, if there are any.
+
+    Both procedures (semi-supervised and unsupervised) explore the same way; only the labelled
+    set the normaliser counts differs.
+    """
+    if len(d_rows):
+        d = d_rows[draw(len(d_rows), bsz, gen)]
+        batch['x_d'] = tr.dev(d)
+        batch['cand_d'] = preds[:, d.to(tr.rt.device)]
+        batch['normaliser'] = _normaliser(cfg, n_labelled, len(d_rows), len(d), n_anchor)
+
+
 def _normaliser(cfg, n_anchor_all, n_d_all, b_d, b_a):
     """
     Return the scale of a minibatch's exploration sum (Eqs. 13/15).
@@ -474,11 +488,7 @@ def train_semi_supervised(problem, encoder_factory, cfg=None, device='auto', see
             batch = {'x_pair': tr.dev(new_l[pick]),
                      'z_pair': [z[pairs[pick, 1].to(dev)] for z in tr.zk],
                      'x_anchor': tr.dev(new_l[a]), 'y_anchor': y_l[a.to(dev)]}
-            if len(d_rows):
-                d = d_rows[draw(len(d_rows), bsz, gen)]
-                batch['x_d'] = tr.dev(d)
-                batch['cand_d'] = preds[:, d.to(dev)]
-                batch['normaliser'] = _normaliser(cfg, len(new_l), len(d_rows), len(d), n_anchor)
+            _add_disagreement(batch, tr, cfg, d_rows, preds, bsz, gen, len(new_l), n_anchor)
             _accumulate(sums, tr.step(batch), 1)
             n += 1
         tr.log(epoch, 'explore' if explore else 'connect', sums, n, z_new, mapped, agree, preds,
@@ -542,11 +552,7 @@ def train_unsupervised(problem, encoder_factory, cfg=None, device='auto', seed=0
             batch = {'x_pair': tr.dev(idx[pick]),
                      'z_pair': [z[match[pick].to(dev)] for z in tr.zk],
                      'x_anchor': tr.dev(idx[a]), 'y_anchor': y_a[a.to(dev)]}
-            if len(d_rows):
-                d = d_rows[draw(len(d_rows), bsz, gen)]
-                batch['x_d'] = tr.dev(d)
-                batch['cand_d'] = preds[:, d.to(dev)]
-                batch['normaliser'] = _normaliser(cfg, len(idx), len(d_rows), len(d), n_anchor)
+            _add_disagreement(batch, tr, cfg, d_rows, preds, bsz, gen, len(idx), n_anchor)
             _accumulate(sums, tr.step(batch), 1)
             n += 1
         extra = {'anchors': len(idx), 'disagree_rows': len(d_rows)}
