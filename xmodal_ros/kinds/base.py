@@ -105,14 +105,19 @@ def check_vector(values, limit, what):
     """
     Check that a reading vector is finite, representable in float32 and within ``limit``.
 
-    ``limit``: the physically plausible magnitude of the kind. ConversionError says which bound
-    failed.
+    ``values``: a short sequence of floats (a message's fields; a 1-D array works too).
+    ``limit``: the physically plausible magnitude of the kind. Good readings pass one chained
+    comparison per value (NaN fails it), ~1 us for six values where numpy reductions cost ~10 us;
+    ConversionError says which bound failed.
     """
+    bound = min(limit, FLOAT32_MAX)
+    if all(-bound <= v <= bound for v in values):
+        return
+    values = np.asarray(values, dtype=np.float64)
     if not np.isfinite(values).all():
         raise ConversionError(f'{what} holds non-finite values {values.tolist()}')
-    peak = float(np.abs(values).max()) if values.size else 0.0
+    peak = float(np.abs(values).max())
     if peak > FLOAT32_MAX:
         raise ConversionError(f'{what} holds {peak:.3g}, beyond float32 range: not a reading')
-    if peak > limit:
-        raise ConversionError(f'{what} holds {peak:.3g}, beyond the plausible {limit:g} for this '
-                              'sensor (raise its limit under preprocess: in sensors.yaml if real)')
+    raise ConversionError(f'{what} holds {peak:.3g}, beyond the plausible {limit:g} for this '
+                          'sensor (raise its limit under preprocess: in sensors.yaml if real)')

@@ -13,6 +13,8 @@
 # limitations under the License.
 
 """imu: inertial measurement units (sensor_msgs/msg/Imu), a window of the newest readings."""
+import math
+
 import numpy as np
 
 from xmodal_ros.conversions import ConversionError
@@ -55,23 +57,22 @@ class ImuKind(Kind):
 
     def read(self, msg, params):
         w, a = msg.angular_velocity, msg.linear_acceleration
-        gyro = np.array([w.x, w.y, w.z], dtype=np.float64)
-        accel = np.array([a.x, a.y, a.z], dtype=np.float64)
+        gyro, accel = (w.x, w.y, w.z), (a.x, a.y, a.z)
         check_vector(gyro, params['max_gyro_rads'], 'imu angular_velocity')
         check_vector(accel, params['max_accel_ms2'], 'imu linear_acceleration')
         if not params['orientation']:
-            return np.concatenate([gyro, accel])
+            return np.array(gyro + accel, dtype=np.float64)
         if float(msg.orientation_covariance[0]) == -1.0:
             raise ConversionError('imu message has no orientation (orientation_covariance[0] = '
                                   '-1) but this sensor is configured with orientation: true')
         o = msg.orientation
-        quat = np.array([o.x, o.y, o.z, o.w], dtype=np.float64)
+        quat = (o.x, o.y, o.z, o.w)
         check_vector(quat, 1.01, 'imu orientation')
-        norm = float(np.linalg.norm(quat))
+        norm = math.hypot(*quat)
         if not 0.9 < norm < 1.1:
             raise ConversionError(f'imu orientation has norm {norm:.3f}; expected a unit '
                                   'quaternion')
-        return np.concatenate([gyro, accel, quat / norm])
+        return np.array(gyro + accel + tuple(q / norm for q in quat), dtype=np.float64)
 
     def preprocess(self, window, encoding, params):
         scale = [1.0 / params['gyro_scale_rads']] * 3 + [1.0 / params['accel_scale_ms2']] * 3

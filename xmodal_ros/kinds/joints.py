@@ -78,7 +78,7 @@ class JointsKind(Kind):
                                       f'{len(names)} names; this sensor uses {f}')
             out.append(values[columns])
         reading = np.concatenate(out)
-        check_vector(reading, params['max_abs'], 'joint state')
+        check_vector(reading.tolist(), params['max_abs'], 'joint state')
         return reading
 
     def preprocess(self, window, encoding, params):

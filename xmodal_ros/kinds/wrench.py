@@ -52,11 +52,10 @@ class WrenchKind(Kind):
 
     def read(self, msg, params):
         f, t = msg.wrench.force, msg.wrench.torque
-        force = np.array([f.x, f.y, f.z], dtype=np.float64)
-        torque = np.array([t.x, t.y, t.z], dtype=np.float64)
+        force, torque = (f.x, f.y, f.z), (t.x, t.y, t.z)
         check_vector(force, params['max_force_n'], 'wrench force')
         check_vector(torque, params['max_torque_nm'], 'wrench torque')
-        return np.concatenate([force, torque])
+        return np.array(force + torque, dtype=np.float64)
 
     def preprocess(self, window, encoding, params):
         scale = np.array([1.0 / params['force_scale_n']] * 3
