@@ -29,7 +29,7 @@ from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import load_run, rebuild
 from xmodal_training.export import _check, ExportError
 from xmodal_training.loading import open_model_bags
-from xmodal_training.methods import sensor_subsets
+from xmodal_training.subsets import sensor_subsets
 
 
 def test_export_parity_for_every_subset_through_the_runtime():

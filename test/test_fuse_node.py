@@ -35,7 +35,7 @@ from rosproc import (CONFIG, Driver, image, SENSORS, set_stamp, start_fuse, stop
 from xmodal_ros.bundle import load_bundle
 from xmodal_ros.sensor_input import make_input
 from xmodal_ros.sensors import load_sensor_config, model_config
-from xmodal_training.methods import sensor_subsets
+from xmodal_training.subsets import sensor_subsets
 
 RATE_HZ = 50.0
 TIMEOUT_S = 0.25

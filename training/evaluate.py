@@ -13,184 +13,415 @@
 # limitations under the License.
 
 """
-`xmodal eval`: accuracy and MAE for every non-empty subset of a model's sensors.
+`xmodal eval`: accuracy and MAE with intervals, for every sensor subset of runs and bundles.
 
-Each subset S is evaluated on the test samples whose bag records every sensor of S, with only the
-sensors of S marked present: the same model, told that the others are missing. With several run
-folders the table and bar plot compare them subset by subset. A `unimodal` run is read one sensor
-at a time (its multi-sensor rows are the `late` method's). Writes results.json, results.md and
-PNG plots (per-subset bars, the all-sensor confusion matrix of each run, training curves).
+A model is a training run folder (evaluated with PyTorch) or an exported bundle (evaluated through
+the runtime's own ``FusionModel`` on ONNX Runtime, exactly what the robot runs; no torch import).
+Each subset S is evaluated on the samples whose bag records every sensor of S, with only the
+sensors of S present: the same model told that the others are missing (a bundle sums the tokens
+of S alone, as the node does). A `unimodal` run is read one sensor at a time.
+
+Runs of one method whose training configs differ only in the seed form one column: mean ± std
+over the seeds, and the interval of the seeds' pooled predictions. Every figure carries a 95 %
+interval from a bootstrap over episodes (``xmodal_training.stats``), and every column after the
+first its paired difference to the first column, on the same episode draws. Accuracy per task
+phase (approach, squeeze, ...) comes with it. Writes results.json, results.md and PNG plots.
 """
 import json
+import os
 from pathlib import Path
 import sys
 
 import numpy as np
-import torch
 
-from xmodal_training.checkpoint import CURVES, load_run, rebuild, RunError
+from xmodal_ros.bundle import BundleError
 from xmodal_training.data.bagread import BagError
 from xmodal_training.loading import DataError, open_model_bags
-from xmodal_training.methods import sensor_subsets, subset_rule
+from xmodal_training.stats import EpisodeBootstrap, N_BOOT
+from xmodal_training.subsets import sensor_subsets, subset_rule
 
 BATCH = 256
+
+
+class EvalError(ValueError):
+    """A model folder that cannot be evaluated; the message names it and the fix."""
 
 
 def subset_name(subset):
     return '+'.join(subset)
 
 
-def class_map(ds, ckpt, path):
+class RunModel:
+    """A training run folder, predicting with PyTorch on ``device``."""
+
+    def __init__(self, path, device):
+        import torch
+        from xmodal_training.checkpoint import load_run, rebuild, RunError
+        try:
+            ckpt = load_run(path)
+            self.model = rebuild(ckpt).to(device)
+        except RunError as e:
+            raise EvalError(str(e)) from None
+        self.torch, self.device = torch, device
+        self.method, self.classes, self.targets = ckpt['method'], ckpt['classes'], ckpt['targets']
+        self.sensors = tuple(self.model.sensor_names)
+        self.declarations, self.sample_hz = ckpt['sensor_specs'], ckpt['sample_hz']
+        self.one_at_a_time = self.method == 'unimodal'
+        self.run_dir = ckpt['run_dir']
+        self.info = {'kind': 'run', 'path': str(path), 'method': self.method,
+                     'model_id': f'{self.method}-{ckpt["sha256"][:8]}', 'seed': ckpt['seed'],
+                     'backend': f'PyTorch {torch.__version__} on {device}'}
+        # Same method and config but for the seed: one column, the seeds pooled.
+        config = {k: v for k, v in ckpt['train_config'].items() if k != 'seed'}
+        self.group = json.dumps([self.method, config], sort_keys=True, default=str)
+
+    def predict(self, batch, subset):
+        torch = self.torch
+        b = {k: torch.from_numpy(np.ascontiguousarray(v)).to(self.device)
+             for k, v in batch.items()}
+        b['present'] = torch.tensor([s in subset for s in self.sensors],
+                                    device=self.device).expand(len(b['present']), -1)
+        with torch.inference_mode():
+            out = self.model.predict(b)
+        return out['probs'].cpu().numpy(), out['regression'].cpu().numpy()
+
+
+class BundleModel:
+    """An exported bundle, predicting through ``xmodal_ros.model.FusionModel``."""
+
+    def __init__(self, path):
+        from xmodal_ros.model import FusionModel
+        self.fusion = FusionModel(path, threads=len(os.sched_getaffinity(0)))
+        b = self.fusion.bundle
+        self.method, self.classes, self.targets = b.method, list(b.classes), list(b.targets)
+        self.sensors = tuple(b.sensors)
+        self.declarations = {s: b.declaration(s) for s in self.sensors}
+        self.sample_hz = (b.manifest.get('export') or {}).get('sample_hz')
+        self.one_at_a_time = False
+        self.run_dir = None
+        self.info = {'kind': 'bundle', 'path': str(path), 'method': self.method,
+                     'model_id': b.model_id, 'seed': None,
+                     'backend': f'{self.fusion.backend_detail} (xmodal_ros FusionModel)'}
+        self.group = json.dumps(['bundle', str(Path(path).resolve())])
+
+    def predict(self, batch, subset):
+        tokens = sum(self.fusion.encode(s, batch[s]) for s in subset)
+        out = self.fusion.fuse(tokens)
+        return out['probs'], out['regression']
+
+
+def open_model(path, device):
+    """A bundle where the folder holds manifest.yaml, else a training run."""
+    if (Path(path) / 'manifest.yaml').is_file():
+        return BundleModel(path)
+    return RunModel(path, device)
+
+
+def class_map(ds, classes, path):
     """Test-set class index -> model class index (by name); unknown classes are an error."""
-    unknown = [c for c in ds.classes if c not in ckpt['classes']]
+    unknown = [c for c in ds.classes if c not in classes]
     if unknown:
         raise DataError(f'{", ".join(ds.bags)}: class(es) {unknown} were never trained by {path} '
-                        f'(it knows {ckpt["classes"]})')
-    return np.array([ckpt['classes'].index(c) for c in ds.classes] + [-1], np.int64)
+                        f'(it knows {list(classes)})')
+    return np.array([list(classes).index(c) for c in ds.classes] + [-1], np.int64)
 
 
-def evaluate_run(ckpt, ds, device='cpu'):
-    """Metrics of one run on ``ds`` for every subset of its sensors."""
-    model = rebuild(ckpt).to(device)
-    labels = class_map(ds, ckpt, ckpt['run_dir'])[ds.label]
+def predict_subsets(model, ds):
+    """
+    Per subset: the test rows' episode, phase, correctness and absolute errors.
+
+    Returns (summary of the model, {subset name: outcome}).
+    """
+    labels = class_map(ds, model.classes, model.info['path'])[ds.label]
     if not (labels >= 0).any():
         raise DataError(f'{", ".join(ds.bags)}: no labelled samples (ground-truth topic of the '
                         'sensor YAML); evaluation needs labelled bags')
-    tcols = [ds.targets.index(t) if t in ds.targets else -1 for t in ckpt['targets']]
-    n_classes = len(ckpt['classes'])
+    tcols = {t: ds.targets.index(t) for t in model.targets if t in ds.targets}
     bag_present = ds.present[ds.sample_bag]
-    results = {}
-    confusion = None
-    for subset in sensor_subsets(model.sensor_names):
-        name = subset_name(subset)
-        if ckpt['method'] == 'unimodal' and len(subset) > 1:
+    outcomes, confusion = {}, None
+    for subset in sensor_subsets(model.sensors):
+        if model.one_at_a_time and len(subset) > 1:
             continue
         cols = [ds.sensors.index(s) for s in subset]
         rows = np.flatnonzero(bag_present[:, cols].all(axis=1) & (labels >= 0))
         if len(rows) == 0:
-            results[name] = {'samples': 0}
             continue
-        mask = torch.tensor([s in subset for s in model.sensor_names])
         probs, regression = [], []
         for start in range(0, len(rows), BATCH):
-            batch = ds.batch(rows[start:start + BATCH], sensors=model.sensor_names)
-            batch['present'] = mask.expand(len(batch['present']), -1)
-            out = model.predict({k: v.to(device) for k, v in batch.items()})
-            probs.append(out['probs'].cpu().numpy())
-            regression.append(out['regression'].cpu().numpy())
-        pred = np.concatenate(probs).argmax(axis=1)
-        truth = labels[rows]
-        entry = {'samples': int(len(rows)), 'accuracy': float((pred == truth).mean())}
-        if tcols:
-            reg = np.concatenate(regression)
-            err = {}
-            for j, (t, c) in enumerate(zip(ckpt['targets'], tcols)):
-                if c >= 0:
-                    known = ~np.isnan(ds.target[rows, c])
-                    err[t] = float(np.abs(reg[known, j] - ds.target[rows, c][known]).mean())
-            entry['mae'] = err
-        results[name] = entry
-        if len(subset) == len(model.sensor_names):
-            confusion = np.zeros((n_classes, n_classes), np.int64)
+            p, r = model.predict(ds.batch(rows[start:start + BATCH], sensors=model.sensors),
+                                 subset)
+            probs.append(p)
+            regression.append(r)
+        pred, truth = np.concatenate(probs).argmax(axis=1), labels[rows]
+        reg = np.concatenate(regression)
+        errors = {}
+        for j, t in enumerate(model.targets):
+            if t in tcols:
+                truth_t = ds.target[rows, tcols[t]]
+                known = ~np.isnan(truth_t)
+                errors[t] = (known, np.abs(reg[known, j] - truth_t[known]))
+        outcomes[subset_name(subset)] = {'episode': ds.episode[rows], 'phase': ds.phase[rows],
+                                         'correct': (pred == truth).astype(np.float64),
+                                         'errors': errors}
+        if len(subset) == len(model.sensors):
+            confusion = np.zeros((len(model.classes),) * 2, np.int64)
             np.add.at(confusion, (truth, pred), 1)
-    counts = np.bincount(labels[labels >= 0], minlength=n_classes)
-    return {'method': ckpt['method'], 'run': ckpt['run_dir'], 'classes': ckpt['classes'],
-            'targets': ckpt['targets'], 'sensors': model.sensor_names,
-            'subset_rule': subset_rule(model.sensor_names), 'sample_hz': ds.rule.sample_hz,
-            'chance_accuracy': float(counts.max() / max(counts.sum(), 1)),
-            'confusion_all_sensors': confusion.tolist() if confusion is not None else None,
-            'subsets': results}
+    counts = np.bincount(labels[labels >= 0], minlength=len(model.classes))
+    summary = dict(model.info, classes=list(model.classes), targets=list(model.targets),
+                   sensors=list(model.sensors), subset_rule=subset_rule(model.sensors),
+                   sample_hz=ds.rule.sample_hz, run=model.run_dir,
+                   chance_accuracy=float(counts.max() / max(counts.sum(), 1)),
+                   confusion_all_sensors=None if confusion is None else confusion.tolist(),
+                   subsets={n: {'samples': int(len(o['correct'])),
+                                'episodes': int(len(np.unique(o['episode']))),
+                                'accuracy': float(o['correct'].mean()),
+                                'mae': {t: float(e.mean()) if e.size else None
+                                        for t, (_, e) in o['errors'].items()}}
+                            for n, o in outcomes.items()})
+    return summary, outcomes
 
 
-def labels_for(runs):
-    """Column names: the method, or method (folder) where two runs share a method."""
-    methods = [r['method'] for r in runs]
-    return [m if methods.count(m) == 1 else f'{m} ({Path(r["run"]).name})'
-            for m, r in zip(methods, runs)]
+def _pooled(outcomes, name, values):
+    """(episode, values) of subset ``name`` over the group's models (``values``: outcome -> ...)."""
+    got = [values(o[name]) for o in outcomes if name in o]
+    return np.concatenate([e for e, _ in got]), np.concatenate([v for _, v in got])
 
 
-def subset_rows(runs):
-    """Subset names of all runs in one order: each run's subsets, smallest first, no repeats."""
+def _correct(o):
+    return o['episode'], o['correct']
+
+
+def _error(t):
+    def get(o):
+        known, err = o['errors'][t]
+        return o['episode'][known], err
+    return get
+
+
+def _spread(values):
+    values = [v for v in values if v is not None]
+    return {'mean': float(np.mean(values)),
+            'std': float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            'per_model': values}
+
+
+def summarize(groups, phase_names, n_boot=N_BOOT):
+    """
+    Columns: per group (label, summaries, outcomes) the pooled figures with intervals.
+
+    Differences to the first group are paired (one bootstrap per subset's episodes); accuracy
+    per phase is keyed by ``phase_names``.
+    """
+    names = []
+    for _, summaries, _ in groups:
+        names += [n for s in summaries for n in s['subsets'] if n not in names]
+    boots = {}
+
+    def boot(episodes):
+        key = tuple(np.unique(episodes))
+        if key not in boots:
+            boots[key] = EpisodeBootstrap(key, n_boot)
+        return boots[key]
+
+    columns = [{'label': label, 'models': [s['path'] for s in summaries],
+                'seeds': [s['seed'] for s in summaries], 'subsets': {}}
+               for label, summaries, _ in groups]
+    ref_outcomes = groups[0][2]
+    targets = groups[0][1][0]['targets']
+    for name in names:
+        have = [g for g in groups if any(name in o for o in g[2])]
+        b = boot(np.concatenate([_pooled(g[2], name, _correct)[0] for g in have]))
+        for col, (_, summaries, outcomes) in zip(columns, groups):
+            if not any(name in o for o in outcomes):
+                continue
+            entry = {'samples': max(s['subsets'][name]['samples'] for s in summaries
+                                    if name in s['subsets']),
+                     'accuracy': dict(b.mean(*_pooled(outcomes, name, _correct)),
+                                      **_spread([s['subsets'][name]['accuracy']
+                                                 for s in summaries if name in s['subsets']]))}
+            if outcomes is not ref_outcomes and any(name in o for o in ref_outcomes):
+                entry['accuracy_difference'] = b.difference(
+                    _pooled(outcomes, name, _correct), _pooled(ref_outcomes, name, _correct))
+            entry['mae'] = {}
+            for t in targets:
+                if all(t in o[name]['errors'] for o in outcomes if name in o):
+                    episode, err = _pooled(outcomes, name, _error(t))
+                    if err.size:
+                        entry['mae'][t] = dict(boot(episode).mean(episode, err), **_spread(
+                            [s['subsets'][name]['mae'].get(t) for s in summaries
+                             if name in s['subsets']]))
+            entry['phases'] = {}
+            episode, correct = _pooled(outcomes, name, _correct)
+            phase = np.concatenate([o[name]['phase'] for o in outcomes if name in o])
+            for p in np.unique(phase[phase >= 0]):
+                at = phase == p
+                entry['phases'][phase_names[p]] = dict(boot(episode[at]).mean(episode[at], correct[at]),
+                                               samples=int(at.sum()))
+            col['subsets'][name] = entry
+    return names, columns
+
+
+def group_models(models):
+    """Group (model, summary, outcomes) by ``model.group``, in first-seen order, with labels."""
     order = []
-    for r in runs:
-        order += [n for n in map(subset_name, sensor_subsets(r['sensors'])) if n not in order]
-    return order
+    for m, summary, outcomes in models:
+        for g in order:
+            if g['key'] == m.group:
+                g['summaries'].append(summary)
+                g['outcomes'].append(outcomes)
+                break
+        else:
+            order.append({'key': m.group, 'method': m.method, 'kind': m.info['kind'],
+                          'path': m.info['path'], 'summaries': [summary],
+                          'outcomes': [outcomes]})
+    labels = []
+    for g in order:
+        label = g['method'] if g['kind'] == 'run' else f'{g["method"]} bundle'
+        if sum(h['method'] == g['method'] and h['kind'] == g['kind'] for h in order) > 1:
+            label += f' ({Path(g["path"]).name})'
+        labels.append(label)
+    return [(label, g['summaries'], g['outcomes']) for label, g in zip(labels, order)]
 
 
-def markdown(runs, test_bags):
-    names = labels_for(runs)
+def _pct(x):
+    return f'{100 * x:.1f}'
 
-    def cell(r, name, get):
-        e = r['subsets'].get(name)
-        return get(e) if e and e.get('samples') else '—'
 
-    lines = [f'Test bags: {", ".join(test_bags)}. Chance (majority class): '
-             f'{100 * runs[0]["chance_accuracy"]:.1f}%. One sample every '
-             f'{1000 / runs[0]["sample_hz"]:g} ms. Subsets: {runs[0]["subset_rule"]}.', '',
-             '**Accuracy (%)**', '',
-             '| sensors | ' + ' | '.join(names) + ' | samples |',
-             '|---|' + '---:|' * (len(names) + 1)]
-    for n in subset_rows(runs):
-        samples = max((r['subsets'].get(n) or {}).get('samples', 0) for r in runs)
+def _cell(entry, scale=100.0, digits=1):
+    if entry is None:
+        return '—'
+    lo, hi = entry['ci']
+    spread = f' ± {scale * entry["std"]:.{digits}f}' if entry.get('std') is not None else ''
+    return (f'{scale * entry["mean"]:.{digits}f}{spread} '
+            f'[{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]')
+
+
+def _mae_cell(entry):
+    if entry is None:
+        return '—'
+    lo, hi = entry['ci']
+    spread = f' ± {entry["std"]:.3g}' if entry.get('std') is not None else ''
+    return f'{entry["mean"]:.4g}{spread} [{lo:.4g}, {hi:.4g}]'
+
+
+def _diff_cell(entry):
+    if entry is None:
+        return '—'
+    lo, hi = entry['ci']
+    return f'{100 * entry["estimate"]:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]'
+
+
+def markdown(report):
+    cols, names, first = report['columns'], report['subsets'], report['models'][0]
+    labels = [c['label'] for c in cols]
+    lines = ['Evaluated:', '']
+    for m in report['models']:
+        seed = f', seed {m["seed"]}' if m['seed'] is not None else ''
+        lines.append(f'- {m["method"]}: {m["kind"]} {m["path"]} (model {m["model_id"]}{seed}; '
+                     f'{m["backend"]})')
+    lines += ['', f'Bags: {", ".join(report["bags"])}; {report["episodes"]} episodes. Chance '
+              f'(majority class): {_pct(first["chance_accuracy"])}%. One sample every '
+              f'{1000 / first["sample_hz"]:g} ms ({first["sample_hz"]:g} Hz). Subsets: '
+              f'{first["subset_rule"]}. Cells: mean ± std over the seeds of a column (no ± with '
+              f'one model), then the 95 % interval of the pooled predictions from '
+              f'{report["bootstrap"]} bootstrap resamples of the episodes.', '',
+              '**Accuracy (%)**', '',
+              '| sensors | ' + ' | '.join(labels) + ' | samples |',
+              '|---|' + '---:|' * (len(labels) + 1)]
+    for n in names:
+        samples = max((c['subsets'].get(n) or {}).get('samples', 0) for c in cols)
         lines.append(f'| {n} | ' + ' | '.join(
-            cell(r, n, lambda e: f'{100 * e["accuracy"]:.1f}') for r in runs) + f' | {samples} |')
-    for t in runs[0]['targets']:
-        lines += ['', f'**MAE {t}**', '', '| sensors | ' + ' | '.join(names) + ' |',
-                  '|---|' + '---:|' * len(names)]
-        for n in subset_rows(runs):
+            _cell((c['subsets'].get(n) or {}).get('accuracy')) for c in cols)
+            + f' | {samples} |')
+    if len(cols) > 1:
+        lines += ['', f'**Accuracy difference to {labels[0]} (points, paired over the same '
+                  'episode draws)**', '', '| sensors | ' + ' | '.join(labels[1:]) + ' |',
+                  '|---|' + '---:|' * (len(labels) - 1)]
+        for n in names:
             lines.append(f'| {n} | ' + ' | '.join(
-                cell(r, n, lambda e: f'{e["mae"][t]:.4g}' if t in e.get('mae', {}) else '—')
-                for r in runs) + ' |')
+                _diff_cell((c['subsets'].get(n) or {}).get('accuracy_difference'))
+                for c in cols[1:]) + ' |')
+    for t in first['targets']:
+        lines += ['', f'**MAE {t}**', '', '| sensors | ' + ' | '.join(labels) + ' |',
+                  '|---|' + '---:|' * len(labels)]
+        for n in names:
+            lines.append(f'| {n} | ' + ' | '.join(
+                _mae_cell(((c['subsets'].get(n) or {}).get('mae') or {}).get(t))
+                for c in cols) + ' |')
+    full = subset_name(first['sensors'])
+    phases = report['phases']
+    if any(full in c['subsets'] for c in cols) and phases:
+        lines += ['', f'**Accuracy (%) per task phase, {full}**', '',
+                  '| phase | ' + ' | '.join(labels) + ' | samples |',
+                  '|---|' + '---:|' * (len(labels) + 1)]
+        for p in phases:
+            entries = [((c['subsets'].get(full) or {}).get('phases') or {}).get(p) for c in cols]
+            samples = max((e or {}).get('samples', 0) for e in entries)
+            if samples:
+                lines.append(f'| {p} | ' + ' | '.join(
+                    '—' if e is None else
+                    f'{_pct(e["estimate"])} [{_pct(e["ci"][0])}, {_pct(e["ci"][1])}]'
+                    for e in entries) + f' | {samples} |')
     return '\n'.join(lines) + '\n'
 
 
-def plots(runs, out):
+def plots(report, out):
+    """subsets.png (bars with their intervals), then per column's first model its confusion matrix
+    and, for a run, its training curves."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = labels_for(runs)
-    order = subset_rows(runs)
-    metrics = [('accuracy (%)', lambda e: 100 * e['accuracy'])] + [
-        (f'MAE {t}', lambda e, t=t: e['mae'][t]) for t in runs[0]['targets']]
+    cols, order, first = report['columns'], report['subsets'], report['models'][0]
+    metrics = [('accuracy (%)', 100.0, lambda e: e['accuracy'])] + [
+        (f'MAE {t}', 1.0, lambda e, t=t: (e.get('mae') or {}).get(t)) for t in first['targets']]
     fig, axes = plt.subplots(len(metrics), 1, squeeze=False,
                              figsize=(max(8, len(order) * 0.9), 3.2 * len(metrics)))
-    width = 0.8 / len(runs)
+    width = 0.8 / len(cols)
     x = np.arange(len(order))
-    for ax, (label, get) in zip(axes[:, 0], metrics):
-        for i, (r, name) in enumerate(zip(runs, names)):
-            vals = [get(r['subsets'][n]) if r['subsets'].get(n, {}).get('samples') else np.nan
-                    for n in order]
-            ax.bar(x + (i - (len(runs) - 1) / 2) * width, vals, width, label=name)
+    for ax, (label, scale, get) in zip(axes[:, 0], metrics):
+        for i, c in enumerate(cols):
+            got = [get(c['subsets'][n]) if n in c['subsets'] else None for n in order]
+            mid = np.array([np.nan if g is None else scale * g['estimate'] for g in got])
+            lo = np.array([np.nan if g is None else scale * g['ci'][0] for g in got])
+            hi = np.array([np.nan if g is None else scale * g['ci'][1] for g in got])
+            ax.bar(x + (i - (len(cols) - 1) / 2) * width, mid, width,
+                   yerr=np.nan_to_num([mid - lo, hi - mid]), capsize=1.5,
+                   error_kw={'lw': 0.6}, label=c['label'])
         ax.set_ylabel(label)
         ax.set_xticks(x, order, rotation=35, ha='right', fontsize=8)
         ax.grid(axis='y', alpha=0.3)
-    axes[0, 0].axhline(100 * runs[0]['chance_accuracy'], color='k', ls='--', lw=0.8,
+    axes[0, 0].axhline(100 * first['chance_accuracy'], color='k', ls='--', lw=0.8,
                        label='chance')
-    axes[0, 0].legend(fontsize=8, ncol=len(runs) + 1)
+    axes[0, 0].set_title('error bars: 95 % interval over episodes', fontsize=8)
+    axes[0, 0].legend(fontsize=8, ncol=len(cols) + 1)
     fig.tight_layout()
     fig.savefig(out / 'subsets.png', dpi=110)
     plt.close(fig)
 
-    for r, name in zip(runs, names):
-        slug = name.replace(' ', '_').replace('(', '').replace(')', '')
-        if r['confusion_all_sensors'] is not None:
-            cm = np.array(r['confusion_all_sensors'], float)
+    for c in cols:
+        m = next(m for m in report['models'] if m['path'] == c['models'][0])
+        slug = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in c['label'])
+        if m['confusion_all_sensors'] is not None:
+            cm = np.array(m['confusion_all_sensors'], float)
             cm /= np.maximum(cm.sum(axis=1, keepdims=True), 1)
             fig, ax = plt.subplots(figsize=(6.5, 5.5))
             im = ax.imshow(cm, cmap='Blues', vmin=0, vmax=1)
-            ax.set_xticks(range(len(r['classes'])), r['classes'], rotation=45, ha='right',
+            ax.set_xticks(range(len(m['classes'])), m['classes'], rotation=45, ha='right',
                           fontsize=7)
-            ax.set_yticks(range(len(r['classes'])), r['classes'], fontsize=7)
+            ax.set_yticks(range(len(m['classes'])), m['classes'], fontsize=7)
             ax.set_xlabel('predicted')
             ax.set_ylabel('true')
-            ax.set_title(f'{name}: {"+".join(r["sensors"])}')
+            ax.set_title(f'{c["label"]} ({Path(m["path"]).name}): {"+".join(m["sensors"])}')
             fig.colorbar(im)
             fig.tight_layout()
             fig.savefig(out / f'confusion_{slug}.png', dpi=110)
             plt.close(fig)
-        stages = [(p.parent.name if p.parent != Path(r['run']) else name, p)
-                  for p in (Path(r['run']) / 'stage1' / CURVES, Path(r['run']) / CURVES)
-                  if p.is_file()]
+        if m['run'] is None:            # a bundle: no training curves
+            continue
+        from xmodal_training.checkpoint import CURVES
+        run = Path(m['run'])
+        stages = [(p.parent.name if p.parent != run else c['label'], p)
+                  for p in (run / 'stage1' / CURVES, run / CURVES) if p.is_file()]
         if stages:
             fig, axes = plt.subplots(1, len(stages), figsize=(5.5 * len(stages), 3.5),
                                      squeeze=False)
@@ -198,7 +429,7 @@ def plots(runs, out):
                 curves = json.loads(path.read_text())
                 keys = [k for k in curves[0] if k not in ('epoch', 'lr', 'seconds')]
                 for k in keys:
-                    ax.plot([c['epoch'] for c in curves], [c[k] for c in curves], label=k)
+                    ax.plot([e['epoch'] for e in curves], [e[k] for e in curves], label=k)
                 ax.set_yscale('log')
                 ax.set_xlabel('epoch')
                 ax.set_title(stage)
@@ -208,27 +439,55 @@ def plots(runs, out):
             plt.close(fig)
 
 
+def evaluate(model_paths, bags, sensors_config=None, node_params=None, device='cpu',
+             sample_hz=None, n_boot=N_BOOT):
+    """
+    Evaluate every model on ``bags``; returns the report (what results.json holds).
+
+    ``sample_hz``: the evaluation's sampling rate (default: each model's training rate).
+    """
+    datasets, models = {}, []
+    for path in model_paths:
+        model = open_model(path, device)
+        hz = sample_hz or model.sample_hz
+        if hz is None:
+            raise EvalError(f'{path}/manifest.yaml: records no sample_hz (exported before it '
+                            'did). Fix: pass --sample-hz (the data.sample_hz it was trained '
+                            'with) or export it again')
+        key = (json.dumps(model.declarations, sort_keys=True), hz)
+        if key not in datasets:
+            datasets[key] = open_model_bags(bags, model.declarations, sensors_config,
+                                            node_params, hz, str(path),
+                                            tensors=isinstance(model, RunModel))
+        models.append((model, *predict_subsets(model, datasets[key])))
+    groups = group_models(models)
+    ds = next(iter(datasets.values()))
+    names, columns = summarize(groups, ds.phases, n_boot)
+    return {'bags': [str(b) for b in bags], 'episodes': len(ds.episodes),
+            'phases': list(ds.phases), 'bootstrap': n_boot,
+            'models': [summary for _, summary, _ in models], 'subsets': names,
+            'columns': columns}
+
+
 def main(args):
-    device = ('cuda' if torch.cuda.is_available() else 'cpu') if args.device == 'auto' \
-        else args.device
-    out = Path(args.out)
+    device = args.device
+    if device == 'auto':
+        try:
+            import torch
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        except ImportError:     # bundles alone need no torch
+            device = 'cpu'
     try:
-        ckpts = [load_run(m) for m in args.model]
-        datasets, runs = {}, []
-        for ckpt in ckpts:
-            key = (json.dumps(ckpt['sensor_specs'], sort_keys=True), ckpt['sample_hz'])
-            if key not in datasets:
-                datasets[key] = open_model_bags(args.bags, ckpt['sensor_specs'],
-                                                args.sensors_config, args.node_params,
-                                                ckpt['sample_hz'], ckpt['run_dir'])
-            runs.append(evaluate_run(ckpt, datasets[key], device))
-    except (RunError, DataError, BagError) as e:
+        report = evaluate(args.model, args.bags, args.sensors_config, args.node_params, device,
+                          args.sample_hz, args.bootstrap)
+    except (EvalError, BundleError, DataError, BagError) as e:
         print(f'xmodal eval: {e}', file=sys.stderr)
         return 2
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / 'results.json').write_text(json.dumps({'bags': args.bags, 'runs': runs}, indent=1))
-    table = markdown(runs, args.bags)
+    (out / 'results.json').write_text(json.dumps(report, indent=1))
+    table = markdown(report)
     (out / 'results.md').write_text(table)
-    plots(runs, out)
+    plots(report, out)
     print(table)
     return 0

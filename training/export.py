@@ -37,7 +37,7 @@ message, where per-sensor graphs take 29-40% less time. Per-sensor graphs are ke
 The bundle also carries the run's ``checkpoint.pt`` (hash-verified like the graphs, never loaded
 by the runtime) so the PyTorch-eager baseline of ``xmodal bench fuse`` needs nothing outside it.
 
-Parity: every sensor combination of ``methods.sensor_subsets`` (all of them up to six sensors) is
+Parity: every sensor combination of ``subsets.sensor_subsets`` (all of them up to six sensors) is
 run through the runtime class the robot
 uses (``xmodal_ros.model.FusionModel``, ONNX Runtime CPU, fp32) on real preprocessed inputs and
 compared with PyTorch; any output off by more than 1e-4 fails the export (non-zero exit) and
@@ -61,7 +61,8 @@ from xmodal_ros.bundle import (BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSIO
                                FUSION_OUTPUTS, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import CHECKPOINT, load_run, rebuild, RunError
-from xmodal_training.methods import EXPORTABLE, sensor_subsets
+from xmodal_training.methods import EXPORTABLE
+from xmodal_training.subsets import sensor_subsets
 
 OPSET = 18
 FP32_TOL, FP16_TOL = 1e-4, 1e-2
@@ -115,7 +116,8 @@ def write_graphs(model, ckpt, out):
             'export': {'xmodal_version': package_version(),
                        'torch': str(torch.__version__), 'opset': OPSET,
                        # Informative only: the run folder's name, not its path on this machine.
-                       'run': Path(ckpt['run_dir']).name, 'checkpoint': CHECKPOINT,
+                       'run': Path(ckpt['run_dir']).name, 'sample_hz': ckpt['sample_hz'],
+                       'checkpoint': CHECKPOINT,
                        'checkpoint_sha256': ckpt['sha256']}}
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from xmodal_ros.sensors import (load_node_settings, load_sensor_config, model_config,
                                 SensorConfigError)
-from xmodal_training.data.dataset import BagDataset
+from xmodal_training.data.samples import BagSamples
 from xmodal_training.data.windows import SampleRule
 
 
@@ -33,13 +33,15 @@ class DataError(ValueError):
     """Bags that do not fit the run; the message names the bag and what to change."""
 
 
-def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, sensors=None):
+def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, sensors=None,
+              tensors=True):
     """
     Return the dataset of ``bags``.
 
     The sensors of ``sensors_config`` (sensors.yaml; ``sensors`` restricts them), fresh by the
     timeouts of ``node_params`` (the fuse node's parameter YAML), sampled at ``sample_hz`` as in
-    the training config's ``data`` block.
+    the training config's ``data`` block. ``tensors``: a torch ``BagDataset``; else the same
+    samples as numpy ``BagSamples`` (no torch import).
     """
     missing = [b for b in bags if not Path(b).exists()]
     if missing:
@@ -53,11 +55,15 @@ def open_bags(bags, sensors_config=None, node_params=None, sample_hz=None, senso
         raise DataError(str(e)) from None
     rule = SampleRule(timeouts=timeouts) if sample_hz is None else SampleRule(
         sample_hz=float(sample_hz), timeouts=timeouts)
-    return BagDataset([Path(b) for b in bags], config=config, rule=rule)
+    if tensors:
+        from xmodal_training.data.dataset import BagDataset as samples_class
+    else:
+        samples_class = BagSamples
+    return samples_class([Path(b) for b in bags], config=config, rule=rule)
 
 
 def open_model_bags(bags, declarations, sensors_config=None, node_params=None, sample_hz=None,
-                    where='the model'):
+                    where='the model', tensors=True):
     """
     Return the dataset of ``bags`` for a trained model.
 
@@ -68,7 +74,7 @@ def open_model_bags(bags, declarations, sensors_config=None, node_params=None, s
         config = model_config(load_sensor_config(sensors_config), declarations, where)
     except SensorConfigError as e:
         raise DataError(str(e)) from None
-    return open_bags(bags, config, node_params, sample_hz)
+    return open_bags(bags, config, node_params, sample_hz, tensors=tensors)
 
 
 def check_training_set(ds, sensors, config_path, need_all=False):
@@ -112,5 +118,5 @@ def real_inputs(ds, sensors, n):
         rows = np.flatnonzero(ds.present[ds.sample_bag, ds.sensors.index(s)])
         if len(rows):
             pick = rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(np.int64)]
-            out[s] = ds.batch(pick)[s].numpy()
+            out[s] = np.asarray(ds.batch(pick)[s])
     return out

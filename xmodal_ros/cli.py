@@ -83,12 +83,19 @@ def build_parser():
                          'pseudo-labels) from, instead of training it into OUT/stage1')
 
     ev = verb(sub, 'eval', 'xmodal_training.evaluate:main',
-              'accuracy/MAE for every non-empty sensor subset, with a table and plots')
+              'accuracy/MAE with 95 percent intervals for every sensor subset, tables and plots')
     ev.add_argument('--model', required=True, nargs='+',
-                    help='run folder(s) written by `xmodal train`; several are compared')
+                    help='run folder(s) written by `xmodal train` and/or bundle folder(s) '
+                         'written by `xmodal export` (evaluated through ONNX Runtime, as the '
+                         'robot runs them); runs of one method that differ only in their seed '
+                         'make one column (mean ± std over the seeds)')
     ev.add_argument('--bags', nargs='+', required=True)
     ev.add_argument('--out', required=True)
-    ev.add_argument('--device', default='auto')
+    ev.add_argument('--device', default='auto', help='for runs (PyTorch): auto, cpu, cuda, ...')
+    ev.add_argument('--sample-hz', type=float, default=None,
+                    help="evaluation sampling rate (default: each model's training rate)")
+    ev.add_argument('--bootstrap', type=int, default=2000,
+                    help='bootstrap resamples of the episodes for the 95 %% intervals')
     ev.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
     ev.add_argument('--node-params', default=str(config_path('fuse.yaml')))
 

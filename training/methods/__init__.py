@@ -20,7 +20,6 @@ averages the present sensors' predictions, ``unimodal`` is evaluated one sensor 
 ``oracle`` is UMI trained on bags that hold every sensor.
 """
 import dataclasses
-import itertools
 
 from xmodal_training.methods.baselines.configuration_baselines import UnimodalConfig, VanillaConfig
 from xmodal_training.methods.baselines.modeling_unimodal import UnimodalModel
@@ -64,34 +63,6 @@ def method_config(method, train_cfg):
         return cls(**values)
     except ValueError as e:
         raise ConfigError(f'{block}: {e}') from None
-
-
-ALL_SUBSETS_UP_TO = 6      # 2^6 - 1 = 63 subsets; beyond, the number explodes
-
-
-def sensor_subsets(sensors):
-    """
-    Return the sensor combinations a model is evaluated and its export parity-checked on.
-
-    Smallest first: every non-empty one for up to ALL_SUBSETS_UP_TO sensors; beyond that every
-    single sensor, every leave-one-out and all of them (``subset_rule`` says which applied).
-    """
-    sensors = tuple(sensors)
-    n = len(sensors)
-    if n <= ALL_SUBSETS_UP_TO:
-        return [c for r in range(1, n + 1) for c in itertools.combinations(sensors, r)]
-    singles = [(s,) for s in sensors]
-    leave_one_out = [tuple(x for x in sensors if x != s) for s in sensors]
-    return singles + leave_one_out + [sensors]
-
-
-def subset_rule(sensors):
-    """In words, which combinations ``sensor_subsets`` gives for ``sensors``."""
-    n = len(tuple(sensors))
-    if n <= ALL_SUBSETS_UP_TO:
-        return f'every non-empty subset of the {n} sensors ({2 ** n - 1})'
-    return (f'{n} sensors: every single sensor, every leave-one-out and all {n} '
-            f'({2 * n + 1} of the {2 ** n - 1} subsets)')
 
 
 def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,
