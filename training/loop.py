@@ -88,13 +88,15 @@ def lr_factor(step, total, warmup):
 
 
 def fit(model, ds, mcfg, ctx, seed, desc, pseudo=None, recorder=None, record_from=None,
-        shift_px=None):
+        shift_px=None, transform=None):
     """
     Train ``model`` in place for ``mcfg.epochs``; returns one dict of mean loss terms per epoch.
 
     ``pseudo``: (probs (N, C), targets (N, R)) added to each batch by dataset index (UMI).
     ``recorder``: collects the per-sensor predictions of epochs >= ``record_from`` (stage 1).
     ``shift_px``: sensor -> pixels of random translation applied to its images while training.
+    ``transform``: ``transform(batch, indices, sensors)`` -> batch, applied to each batch on the
+    CPU before it moves to the device (UMI's sensor-subset dropout, which sets the pseudo-labels).
     """
     model.to(ctx.device).train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -121,6 +123,8 @@ def fit(model, ds, mcfg, ctx, seed, desc, pseudo=None, recorder=None, record_fro
             batch = ds.batch(idx, sensors=model.sensor_names)
             if pseudo is not None:
                 batch['pseudo_probs'], batch['pseudo_target'] = pseudo[0][idx], pseudo[1][idx]
+            if transform is not None:
+                batch = transform(batch, idx, model.sensor_names)
             batch = {k: v.to(ctx.device, non_blocking=True) for k, v in batch.items()}
             for s, pad in (shift_px or {}).items():
                 batch[s] = random_shift(batch[s], pad)

@@ -36,9 +36,9 @@ import torch.distributed as dist
 
 from xmodal_training.checkpoint import CURVES, load_run, RunError, save_run
 from xmodal_training.loop import Context, fit
-from xmodal_training.methods import (build_model, ConfigError, method_config, NEEDS_STAGE1,
-                                     USES_PSEUDO_LABELS)
-from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder
+from xmodal_training.methods import (build_model, ConfigError, method_config, NEEDS_ALL_SENSORS,
+                                     NEEDS_STAGE1, USES_PSEUDO_LABELS)
+from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder, SubsetDropout
 
 import yaml
 
@@ -78,7 +78,8 @@ def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
     """
     Stage 1: unimodal encoders + heads.
 
-    Returns (model, curves, (pseudo probs, pseudo targets)).
+    Returns (model, curves, (pseudo probs, pseudo targets, per-sensor averages)); the last is
+    what sensor-subset dropout picks pseudo-labels from (``PseudoLabelRecorder.per_sensor``).
 
     ``ds``: anything with ``batch(indices)``, ``shapes``, ``classes``, ``targets``, ``label`` and
     ``target`` (numpy, per sample) - the bag dataset, or the GPU check's arrays.
@@ -93,7 +94,7 @@ def train_unimodal(method, cfg, seed, ds, mean, std, ctx, desc):
         recorder.all_reduce()
     targets = model.normalise(torch.from_numpy(ds.target))
     pseudo = recorder.select(torch.from_numpy(ds.label), targets)
-    return model, curves, pseudo
+    return model, curves, (*pseudo, recorder.per_sensor())
 
 
 def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
@@ -101,17 +102,27 @@ def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
     Stage 2.
 
     ``method`` on the stage-1 encoders (state dict of the unimodal model) and, for UMI, its
-    pseudo-labels. Returns (model, curves).
+    pseudo-labels: ``pseudo`` = (probs, targets[, per-sensor averages]); with subset dropout the
+    per-sensor averages are needed. Returns (model, curves).
     """
     mcfg = method_config(method, cfg)
     model = new_model(method, cfg, seed, ds, mean, std)
+    transform = None
+    if getattr(mcfg, 'subset_dropout', 0):
+        if len(pseudo) < 3 or pseudo[2] is None:
+            raise RunError(f'{method}: subset_dropout needs the per-sensor pseudo-labels of '
+                           'stage 1, which its run lacks (trained before they were saved); '
+                           'train stage 1 again (drop --pretrained)')
+        transform = SubsetDropout(mcfg.subset_dropout, seed, pseudo[2],
+                                  torch.from_numpy(ds.label),
+                                  model.normalise(torch.from_numpy(ds.target)), ctx.rank)
     for s, enc in model.encoders().items():
         enc.load_state_dict({k[len(f'encoder.{s}.'):]: v for k, v in encoders.items()
                              if k.startswith(f'encoder.{s}.')})
         enc.requires_grad_(not mcfg.freeze_encoders)
     curves = fit(model, ds, mcfg, ctx, seed, method,
-                 pseudo=pseudo if method in USES_PSEUDO_LABELS else None,
-                 shift_px=shift_per_sensor(cfg, ds))
+                 pseudo=pseudo[:2] if method in USES_PSEUDO_LABELS and not transform else None,
+                 shift_px=shift_per_sensor(cfg, ds), transform=transform)
     return model, curves
 
 
@@ -193,7 +204,7 @@ def run(args, ctx):
                    sample_hz=cfg['data']['sample_hz'], sensors=cfg.get('sensors'))
     if not cfg.get('sensors'):          # the sensors the training bags record, in config order
         cfg['sensors'] = [s for s in ds.sensors if any(s in have for have in ds.bag_sensors)]
-    check_training_set(ds, cfg['sensors'], args.config, need_all=method == 'oracle')
+    check_training_set(ds, cfg['sensors'], args.config, need_all=method in NEEDS_ALL_SENSORS)
     out = Path(args.out)
     if ctx.main:
         print(f'{method}: {len(ds)} samples from {len(ds.bags)} bags '
@@ -204,10 +215,10 @@ def run(args, ctx):
 
     def stage1(method, out, desc):
         t0 = time.time()
-        model, curves, (probs, targets) = train_unimodal(method, cfg, seed, ds, mean, std, ctx,
-                                                         desc)
+        model, curves, (probs, targets, per_sensor) = train_unimodal(method, cfg, seed, ds, mean,
+                                                                     std, ctx, desc)
         ckpt = dict(base_checkpoint(method, cfg, seed, ds, args.sensors_config, mean, std),
-                    pseudo={'probs': probs, 'target': targets})
+                    pseudo={'probs': probs, 'target': targets, 'per_sensor': per_sensor})
         save(out, ckpt, model, curves, time.time() - t0, ctx)
         return dict(ckpt, model=model.state_dict())
 
@@ -221,7 +232,8 @@ def run(args, ctx):
         first = stage1('unimodal', out / 'stage1', 'stage 1')
     t0 = time.time()
     model, curves = train_on_stage1(method, cfg, seed, ds, first['model'],
-                                    (first['pseudo']['probs'], first['pseudo']['target']),
+                                    (first['pseudo']['probs'], first['pseudo']['target'],
+                                     first['pseudo'].get('per_sensor')),
                                     mean, std, ctx)
     ckpt = dict(base_checkpoint(method, cfg, seed, ds, args.sensors_config, mean, std),
                 stage1=str(args.pretrained or out / 'stage1'))

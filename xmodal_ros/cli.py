@@ -70,8 +70,10 @@ def build_parser():
     tf.add_argument('--config', default=str(config_path('train_fusion.yaml')))
     tf.add_argument('--bags', nargs='+', required=True)
     tf.add_argument('--out', required=True, help='run folder (checkpoint, curves)')
-    tf.add_argument('--method', choices=['umi', 'late', 'vanilla', 'oracle', 'unimodal'],
-                    default='umi')
+    tf.add_argument('--method', choices=['umi', 'late', 'vanilla', 'oracle', 'oracle_dropout',
+                                         'unimodal'], default='umi',
+                    help='oracle: UMI on bags holding every sensor; oracle_dropout: the oracle '
+                         'with random sensor subsets hidden per training sample')
     tf.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     tf.add_argument('--seed', type=int, default=None, help='overrides the config seed')
     tf.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))

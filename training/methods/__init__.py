@@ -17,7 +17,9 @@ Method name -> (config dataclass, config block in train_fusion.yaml, model class
 
 ``late`` and ``unimodal`` are one model (per-sensor encoders and heads) read two ways: late fusion
 averages the present sensors' predictions, ``unimodal`` is evaluated one sensor at a time.
-``oracle`` is UMI trained on bags that hold every sensor.
+``oracle`` is UMI trained on bags that hold every sensor; ``oracle_dropout`` is the oracle with
+random sensor-subset dropout: the ``umi`` block, updated by the keys of its own
+``oracle_dropout`` block (``OVERRIDES``), which must set ``subset_dropout`` > 0.
 """
 import dataclasses
 
@@ -31,15 +33,20 @@ from xmodal_training.methods.umi.modeling_umi import UMIModel
 METHODS = {
     'umi': (UMIConfig, 'umi', UMIModel),
     'oracle': (UMIConfig, 'umi', UMIModel),
+    'oracle_dropout': (UMIConfig, 'umi', UMIModel),
     'vanilla': (VanillaConfig, 'vanilla', VanillaTransformerModel),
     'late': (UnimodalConfig, 'unimodal', UnimodalModel),
     'unimodal': (UnimodalConfig, 'unimodal', UnimodalModel),
 }
 # Methods built on pre-trained unimodal encoders (stage 1), and those also using its pseudo-labels.
-NEEDS_STAGE1 = ('umi', 'oracle', 'vanilla')
-USES_PSEUDO_LABELS = ('umi', 'oracle')
+NEEDS_STAGE1 = ('umi', 'oracle', 'oracle_dropout', 'vanilla')
+USES_PSEUDO_LABELS = ('umi', 'oracle', 'oracle_dropout')
 # Methods whose model is projection-plus-sum, i.e. exportable as per-sensor graphs + fusion graph.
-EXPORTABLE = ('umi', 'oracle')
+EXPORTABLE = ('umi', 'oracle', 'oracle_dropout')
+# Methods that train only on bags holding every model sensor.
+NEEDS_ALL_SENSORS = ('oracle', 'oracle_dropout')
+# Method -> config block whose keys update those of the method's block (METHODS).
+OVERRIDES = {'oracle_dropout': 'oracle_dropout'}
 
 
 class ConfigError(ValueError):
@@ -50,19 +57,28 @@ def method_config(method, train_cfg):
     """
     Return the method's dataclass filled from its block of the training config.
 
-    Unknown keys fail.
+    Unknown keys fail; so does an ``oracle_dropout`` that would drop nothing (it would silently
+    be the oracle).
     """
     cls, block, _ = METHODS[method]
-    values = dict(train_cfg.get(block) or {})
     known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f'{block}: unknown key(s) {", ".join(unknown)}; '
-                          f'known: {", ".join(sorted(known))}')
+    values = {}
+    for name in (block, OVERRIDES.get(method)):
+        given = dict(train_cfg.get(name) or {}) if name else {}
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise ConfigError(f'{name}: unknown key(s) {", ".join(unknown)}; '
+                              f'known: {", ".join(sorted(known))}')
+        values.update(given)
     try:
-        return cls(**values)
+        mcfg = cls(**values)
     except ValueError as e:
-        raise ConfigError(f'{block}: {e}') from None
+        where = ' + '.join(n for n in (block, OVERRIDES.get(method)) if n)
+        raise ConfigError(f'{where}: {e}') from None
+    if method == 'oracle_dropout' and not mcfg.subset_dropout:
+        raise ConfigError('oracle_dropout: subset_dropout is 0, which trains the plain oracle; '
+                          'set it (e.g. 0.5) in the oracle_dropout block of the training config')
+    return mcfg
 
 
 def build_model(method, train_cfg, sensors, n_classes, n_targets, target_mean=None,

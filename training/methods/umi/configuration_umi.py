@@ -17,7 +17,9 @@ Hyperparameters of Unseen Modality Interaction (Zhang, Doughty, Snoek, NeurIPS 2
 
 Defaults are the paper's values for its robot-state-regression benchmark (Sec. 6, "Implementation
 Details"); config/train_fusion.yaml scales a few of them down for a 2-core CPU and says so beside
-each. The `oracle` method is this model trained on bags that hold every sensor.
+each. The `oracle` method is this model trained on bags that hold every sensor; `oracle_dropout`
+is the oracle with ``subset_dropout`` > 0 (each training sample keeps a random non-empty subset of
+its sensors, see processor_umi.SubsetDropout), so that it too learns from incomplete inputs.
 """
 import dataclasses
 
@@ -47,8 +49,14 @@ class UMIConfig:
     weight_decay: float = 0.01
     batch_size: int = 128        # paper: 128 (robot)
     warmup_steps: int = 0
+    # Not in the paper: probability that a training sample's present sensor is dropped (marked
+    # absent, as if the bag lacked it), drawn per sample and sensor, redrawn when none is left.
+    # 0 trains on the sensors as recorded (UMI, oracle).
+    subset_dropout: float = 0.0
 
     def __post_init__(self):
+        if not 0 <= self.subset_dropout < 1:
+            raise ValueError(f'subset_dropout={self.subset_dropout}: a probability in [0, 1)')
         if self.k_tokens % 2:
             raise ValueError(f'k_tokens={self.k_tokens}: the two branches need an even k*')
         if self.align_tokens not in ('class', 'nearest'):

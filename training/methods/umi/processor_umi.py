@@ -22,6 +22,10 @@ Averaging across epochs turns a sample's predictions into a distribution that is
 sensor is reliable and spread where it is not (the sample's difficulty, after Toneva et al. [35]).
 Where a sample holds several sensors (e.g. camera and depth), the pseudo-label comes from the
 sensor whose averaged prediction is closest to the ground truth by cosine similarity.
+
+``SubsetDropout`` (the ``oracle_dropout`` method) hides a random subset of each training sample's
+sensors; its pseudo-label is then chosen by the same rule among the sensors it keeps, so that, as
+in UMI, a sample's pseudo-label always comes from a sensor the model sees in it.
 """
 import torch
 from torch.nn import functional as F
@@ -63,17 +67,100 @@ class PseudoLabelRecorder:
         similarity to the ground truth (one-hot class; normalised target vector). Every training
         sample is labelled (checked when the bags are opened).
         """
+        probs, regression, seen = self.averages()
+        return (closest(probs, class_truth(labels, probs), seen).float(),
+                closest(regression, targets, seen).float())
+
+    def averages(self):
+        """
+        Return (probs (N, S, C), regression (N, S, R), seen (N, S)), float64.
+
+        Each sensor's predictions averaged over the recorded epochs; ``seen``: it made some.
+        """
         seen = self.count > 0
         if not seen.any(dim=1).all():
             missing = int((~seen.any(dim=1)).sum())
             raise RuntimeError(f'{missing} training samples got no stage-1 prediction to average')
         count = self.count.clamp(min=1)[..., None]
-        probs, regression = self.probs / count, self.regression / count
-        rows = torch.arange(len(probs))
+        return self.probs / count, self.regression / count, seen
 
-        def closest(pred, truth):
-            score = F.cosine_similarity(pred, truth.double()[:, None], dim=-1)
-            return pred[rows, score.masked_fill(~seen, -torch.inf).argmax(dim=1)].float()
+    def per_sensor(self):
+        """What ``SubsetDropout`` chooses pseudo-labels from, float32 (stage-1 checkpoints)."""
+        probs, regression, seen = self.averages()
+        return {'probs': probs.float(), 'target': regression.float(), 'seen': seen}
 
-        onehot = F.one_hot(labels, probs.shape[-1]) if probs.shape[-1] else probs[:, 0]
-        return closest(probs, onehot), closest(regression, targets)
+
+def class_truth(labels, probs):
+    """One-hot ground truth (N, C) to compare (N, S, C) predictions with."""
+    return F.one_hot(labels, probs.shape[-1]) if probs.shape[-1] else probs[:, 0]
+
+
+def similarity(pred, truth):
+    """Cosine similarity (N, S) of each sensor's averaged prediction to the ground truth (N, K)."""
+    return F.cosine_similarity(pred, truth.to(pred.dtype)[:, None], dim=-1)
+
+
+def closest(pred, truth, allowed):
+    """Per row, ``pred`` (N, S, K) of the allowed sensor closest to ``truth`` (N, K)."""
+    score = similarity(pred, truth).masked_fill(~allowed, -torch.inf)
+    return pred[torch.arange(len(pred)), score.argmax(dim=1)]
+
+
+class SubsetDropout:
+    """
+    Random sensor-subset dropout of training batches, with pseudo-labels from the kept sensors.
+
+    Each present sensor of a sample is dropped with probability ``p`` independently; a sample
+    left with none is redrawn. So every non-empty subset K of the n sensors a sample holds has
+    probability proportional to (1-p)^|K| p^(n-|K|): uniform over the 2^n - 1 subsets at p = 0.5.
+    A dropped sensor is marked absent in ``present`` and its input zeroed, exactly as the dataset
+    gives a sensor the bag lacks. The draws come from a generator seeded by (seed, rank): the same
+    seed, bags and batch order give the same subsets.
+
+    ``per_sensor``: the stage-1 run's per-sensor averaged predictions (``PseudoLabelRecorder.
+    per_sensor``); ``labels`` (N,) and normalised ``targets`` (N, R) of the training samples.
+    """
+
+    def __init__(self, p, seed, per_sensor, labels, targets, rank=0):
+        self.p = float(p)
+        self.generator = torch.Generator().manual_seed(int(seed) * 1009 + int(rank))
+        self.probs, self.target = per_sensor['probs'], per_sensor['target']
+        self.seen = seen = per_sensor['seen']
+        self.score_cls = similarity(self.probs, class_truth(labels, self.probs)).masked_fill(
+            ~seen, -torch.inf)
+        self.score_reg = similarity(self.target, targets).masked_fill(~seen, -torch.inf)
+
+    def keep(self, present):
+        """
+        Return which of the ``present`` (B, S) sensors each row keeps.
+
+        A non-empty subset of them for every row that has any.
+        """
+        keep = present.clone()
+        todo = present.any(dim=1)
+        while todo.any():
+            draw = torch.rand(present.shape, generator=self.generator) >= self.p
+            keep[todo] = draw[todo] & present[todo]
+            todo = todo & ~keep.any(dim=1)
+        return keep
+
+    def __call__(self, batch, idx, sensors):
+        """
+        Drop sensors of a training batch (the dict, in place); set its pseudo-labels.
+
+        ``idx``: the batch's dataset indices; ``sensors``: the ``present`` columns in order.
+        """
+        keep = self.keep(batch['present'])
+        idx = torch.as_tensor(idx)
+        if (keep & ~self.seen[idx]).any():
+            raise RuntimeError('a kept sensor has no stage-1 prediction: the stage-1 run was '
+                               'trained on other samples')
+        for i, s in enumerate(sensors):     # out of place: the batch may view cached arrays
+            dropped = ~keep[:, i].view(-1, *[1] * (batch[s].ndim - 1))
+            batch[s] = batch[s].masked_fill(dropped, 0)
+        batch['present'] = keep
+        pick_cls = self.score_cls[idx].masked_fill(~keep, -torch.inf).argmax(dim=1)
+        pick_reg = self.score_reg[idx].masked_fill(~keep, -torch.inf).argmax(dim=1)
+        batch['pseudo_probs'] = self.probs[idx, pick_cls]
+        batch['pseudo_target'] = self.target[idx, pick_reg]
+        return batch
