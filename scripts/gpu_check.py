@@ -19,11 +19,11 @@ GPU check: AMP training, export, TensorRT engines, ONNX Runtime GPU parity, timi
     scripts/gpu_check.sh             on the CUDA machine, with data/gpu_check carried along
 
 The GPU machine has neither MuJoCo nor rosbags, so the samples travel as arrays decoded here from
-real simulated bags (split A camera+depth, split B tactile+force, held-out episodes with every
-sensor). Everything else is the project's own code: the training loop (xmodal_training.loop.fit,
-autocast + GradScaler), stage 1 with pseudo-labels, UMI, the export with its fp32 parity check
-through xmodal_ros.model.FusionModel, and the runtime's TensorRT builder. Whatever cannot run here
-is reported as SKIPPED with the reason.
+real simulated bags (split A camera+depth+wrist_imu, split B tactile+force+finger_joints,
+held-out episodes with every sensor). Everything else is the project's own code: the training
+loop (xmodal_training.loop.fit, autocast + GradScaler), stage 1 with pseudo-labels, UMI, the
+export with its fp32 parity check through xmodal_ros.model.FusionModel, and the runtime's
+TensorRT builder. Whatever cannot run here is reported as SKIPPED with the reason.
 """
 import argparse
 import json

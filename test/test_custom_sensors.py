@@ -120,7 +120,7 @@ def test_custom_sensors_train_evaluate_export_and_fuse_live(robot):
 
     assert xmodal('eval', '--model', root / 'run', '--bags', robot['both'], '--out',
                   root / 'eval', *common) == 0
-    result = json.loads((root / 'eval' / 'results.json').read_text())['runs'][0]
+    result = json.loads((root / 'eval' / 'results.json').read_text())['models'][0]
     assert result['sensors'] == ['thermal', 'arm']
     assert set(result['subsets']) == {'thermal', 'arm', 'thermal+arm'}
     assert result['subsets']['thermal+arm']['accuracy'] > 0.6        # chance 1/3, never paired

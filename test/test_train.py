@@ -37,7 +37,7 @@ def test_umi_learns_and_beats_chance_on_unseen_episodes(tmp_path):
     stage1 = json.loads((run / 'stage1' / 'curves.json').read_text())
     assert stage1[-1]['loss'] < stage1[0]['loss']
     assert xmodal('eval', '--model', run, '--bags', bags()['test'], '--out', tmp_path) == 0
-    result = json.loads((tmp_path / 'results.json').read_text())['runs'][0]
+    result = json.loads((tmp_path / 'results.json').read_text())['models'][0]
     chance = result['chance_accuracy']
     subsets = result['subsets']
     assert len(subsets) == 15
