@@ -334,7 +334,7 @@ def markdown(report):
             _cell((c['subsets'].get(n) or {}).get('accuracy')) for c in cols)
             + f' | {samples} |')
     if len(cols) > 1:
-        lines += ['', f'**Accuracy difference to {labels[0]} (points, paired over the same '
+        lines += ['', f'**Accuracy difference, column − {labels[0]} (points, paired over the same '
                   'episode draws)**', '', '| sensors | ' + ' | '.join(labels[1:]) + ' |',
                   '|---|' + '---:|' * (len(labels) - 1)]
         for n in names:
