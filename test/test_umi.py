@@ -27,10 +27,10 @@ import torch
 from xmodal_ros.paths import config_path
 from xmodal_ros.sensors import load_sensor_config
 from xmodal_training.methods import build_model, METHODS
-from xmodal_training.subsets import sensor_subsets
 from xmodal_training.methods.task import supervised_loss
 from xmodal_training.methods.transformer import group_mask
 from xmodal_training.methods.umi.modeling_umi import align_loss, pseudo_loss
+from xmodal_training.subsets import sensor_subsets
 
 import yaml
 

@@ -111,7 +111,7 @@ class BundleModel:
 
 
 def open_model(path, device):
-    """A bundle where the folder holds manifest.yaml, else a training run."""
+    """Open ``path`` as a bundle where it holds manifest.yaml, else as a training run."""
     if (Path(path) / 'manifest.yaml').is_file():
         return BundleModel(path)
     return RunModel(path, device)
@@ -182,7 +182,7 @@ def predict_subsets(model, ds):
 
 
 def _pooled(outcomes, name, values):
-    """(episode, values) of subset ``name`` over the group's models (``values``: outcome -> ...)."""
+    """Return (episode, values) of subset ``name`` over a group's models (``values``: getter)."""
     got = [values(o[name]) for o in outcomes if name in o]
     return np.concatenate([e for e, _ in got]), np.concatenate([v for _, v in got])
 
@@ -255,8 +255,8 @@ def summarize(groups, phase_names, n_boot=N_BOOT):
             phase = np.concatenate([o[name]['phase'] for o in outcomes if name in o])
             for p in np.unique(phase[phase >= 0]):
                 at = phase == p
-                entry['phases'][phase_names[p]] = dict(boot(episode[at]).mean(episode[at], correct[at]),
-                                               samples=int(at.sum()))
+                entry['phases'][phase_names[p]] = dict(
+                    boot(episode[at]).mean(episode[at], correct[at]), samples=int(at.sum()))
             col['subsets'][name] = entry
     return names, columns
 
@@ -334,8 +334,8 @@ def markdown(report):
             _cell((c['subsets'].get(n) or {}).get('accuracy')) for c in cols)
             + f' | {samples} |')
     if len(cols) > 1:
-        lines += ['', f'**Accuracy difference, column − {labels[0]} (points, paired over the same '
-                  'episode draws)**', '', '| sensors | ' + ' | '.join(labels[1:]) + ' |',
+        lines += ['', f'**Accuracy difference, column − {labels[0]} (points, paired over the '
+                  'same episode draws)**', '', '| sensors | ' + ' | '.join(labels[1:]) + ' |',
                   '|---|' + '---:|' * (len(labels) - 1)]
         for n in names:
             lines.append(f'| {n} | ' + ' | '.join(
@@ -366,8 +366,11 @@ def markdown(report):
 
 
 def plots(report, out):
-    """subsets.png (bars with their intervals), then per column's first model its confusion matrix
-    and, for a run, its training curves."""
+    """
+    Write subsets.png (bars with their intervals) and per column's first model its plots.
+
+    Those: its confusion matrix and, for a run, its training curves.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt

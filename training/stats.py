@@ -46,9 +46,10 @@ class EpisodeBootstrap:
 
     def _sums(self, episode, values):
         """Per-episode sums of ``values`` and counts, in ``self.episodes`` order."""
-        at = np.searchsorted(self.episodes, np.asarray(episode, np.int64))
-        if np.any(at >= self.episodes.size) or np.any(self.episodes[at % self.episodes.size]
-                                                     != np.asarray(episode)):
+        episode = np.asarray(episode, np.int64)
+        at = np.searchsorted(self.episodes, episode)
+        inside = at < self.episodes.size
+        if not inside.all() or np.any(self.episodes[at[inside]] != episode):
             raise ValueError('values from an episode outside this bootstrap')
         n = self.episodes.size
         sums = np.bincount(at, weights=np.asarray(values, np.float64), minlength=n)

@@ -43,8 +43,9 @@ from xmodal_training.data.bagread import bag_files, BagError, label_names, LABEL
 from xmodal_training.data.windows import sample_table, window_table
 
 FORMAT_VERSION = 2
-RANGE_BYTES = 64 << 20      # bag bytes per decoded range: bounds its result in memory; small
-                            # ranges keep the last ones from idling a process at the end
+# Bag bytes per decoded range: bounds a range's result in memory; small ranges keep the last ones
+# from idling a process at the end.
+RANGE_BYTES = 64 << 20
 WINDOW_CHUNK = 4096         # samples per window write (windowed kinds)
 POOL_MIN_BYTES = 768 << 20  # a worker's start costs ~0.4 CPU-s, as much as ~400 MB of decoding
 

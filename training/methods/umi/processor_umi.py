@@ -85,7 +85,7 @@ class PseudoLabelRecorder:
         return self.probs / count, self.regression / count, seen
 
     def per_sensor(self):
-        """What ``SubsetDropout`` chooses pseudo-labels from, float32 (stage-1 checkpoints)."""
+        """Return what ``SubsetDropout`` picks pseudo-labels from (float32; stage-1 runs)."""
         probs, regression, seen = self.averages()
         return {'probs': probs.float(), 'target': regression.float(), 'seen': seen}
 
@@ -96,7 +96,7 @@ def class_truth(labels, probs):
 
 
 def similarity(pred, truth):
-    """Cosine similarity (N, S) of each sensor's averaged prediction to the ground truth (N, K)."""
+    """Return each sensor's mean prediction's cosine similarity to the truth, (N, S)."""
     return F.cosine_similarity(pred, truth.to(pred.dtype)[:, None], dim=-1)
 
 
