@@ -67,9 +67,22 @@ def train_sensor(method, out, *extra, new='new', known=KNOWN, stage1=True):
     argv = ['train', 'sensor', '--method', method, '--new', 'tactile', '--known', known,
             '--bags-known', d['known'], '--bags-new', d[new], '--bags-eval', d['eval'],
             '--epochs', 10, '--out', out, *extra]
-    if stage1:
+    if stage1 and '--bundle' not in extra:
         argv += ['--stage1', stage1_run()]
     return xmodal(*argv)
+
+
+@functools.cache
+def bundle():
+    """Return a tiny UMI bundle of the known sensors, on the stage-1 run of the first test."""
+    run = ROOT / 'sensor-runs' / 'umi'
+    first = stage1_run()
+    config = tiny_config(umi={'epochs': 2}, sensors=['camera', 'depth', 'force'])
+    assert xmodal('train', 'fusion', '--config', config, '--bags', data()['known'], '--method',
+                  'umi', '--pretrained', first, '--out', run) == 0
+    assert xmodal('export', '--model', run, '--out', run / 'bundle', '--bags',
+                  data()['known']) == 0
+    return run / 'bundle'
 
 
 @functools.cache
@@ -163,9 +176,25 @@ def test_unsupervised_cox_needs_compatible_known_classifiers(capfd):
 
 def test_paired_new_bags_warn_and_pairs_stay_unused(capfd):
     out = ROOT / 'sensor-runs' / 'paired'
-    assert train_sensor('cox', out, new='paired') == 0
+    assert train_sensor('cox', out, '--epochs', 2, new='paired') == 0
     err = capfd.readouterr().err
     s = summary(out)
     assert f'{data()["paired"]} also records known sensor(s) force: {s["new_samples"]} ' \
         'samples' in err
     assert s['pairs'] == s['labelled']     # class-level pairs of the labelled few only
+
+
+def test_cox_from_a_bundle_fits_known_heads():
+    out = ROOT / 'sensor-runs' / 'bundle-cox'
+    assert train_sensor('cox', out, '--bundle', bundle(), '--epochs', 2) == 0
+    s = summary(out)
+    assert s['bundle'] == str(bundle().resolve()) and s['stage1'] is None
+    assert s['perceptors_method'] == 'umi' and s['pairs'] == s['labelled'] > 0
+    assert s['features_cache'] != summary(stage1_run().parent)['features_cache']
+
+
+def test_bundle_without_a_known_sensor(capfd):
+    assert train_sensor('erm', ROOT / 'sensor-runs' / 'x', '--bundle', bundle(),
+                        known='camera,wrist_imu') == 2
+    err = capfd.readouterr().err
+    assert f'--bundle {bundle()}' in err and 'has no wrist_imu' in err

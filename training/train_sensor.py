@@ -21,11 +21,13 @@ The bag path of the new-sensor methods (methods/new_sensor.py, which train on te
 Known perceptors g_k and heads h_k* come from a ``late``/``unimodal`` run (``--stage1``; else
 one is trained here on the known bags into OUT/stage1 with the existing fusion training code):
 z_k = the mean of g_k's feature tokens, h_k* = the run's head on them restricted to the class
-logits (exactly what the run's late fusion reads). Known rows are the labelled samples of the
-known bags that hold *every* known sensor (the rows of a ``NewSensorProblem`` are paired across
-known sensors); their features are computed once and cached keyed by the run's checkpoint hash and
-the bags' identity. g^O is the new sensor's kind's encoder from the run's ``encoders`` block with
-its tokens averaged, so its features are what a stage-1 run would learn for that sensor.
+logits (exactly what the run's late fusion reads). Or from an exported bundle (``--bundle``):
+its encoders, with h_k* fitted on their features (``bundle_run``). Known rows are the labelled
+samples of the known bags that hold *every* known sensor (the rows of a ``NewSensorProblem`` are
+paired across known sensors); their features are computed once and cached keyed by the
+perceptors' checkpoint hash and the bags' identity. g^O is the new sensor's kind's encoder from
+the perceptors' ``encoders`` block with its tokens averaged, so its features are what a stage-1
+run would learn for that sensor.
 
 Labels of the new-sensor bags are read only as the method allows (``NewSensorMethod.uses_labels``):
 'fraction' -> a class-balanced ``--labeled-fraction`` chosen by the seed (none with
@@ -130,13 +132,42 @@ def stage1_run(args, out):
     if ckpt['method'] not in ('late', 'unimodal'):
         raise SensorTrainError(f'{where}: a {ckpt["method"]} run; the known perceptors come from '
                                'a late or unimodal run (its per-sensor encoders and heads): train '
-                               'one with `xmodal train fusion --method late` or drop --stage1')
+                               'one with `xmodal train fusion --method late`, pass its export '
+                               'as --bundle, or drop --stage1')
+    return check_known(ckpt, args, where, '--stage1 run trained with', '--stage1')
+
+
+def bundle_run(args):
+    """
+    Return the checkpoint inside a bundle (verified against its manifest), for its encoders.
+
+    A bundle has no per-sensor classifier, only the fused head, so h_k* are fitted here: a linear
+    head per known sensor on its frozen features and the known labels (the COX paper's Fig. 5
+    protocol for an "optimal classifier" on given features). The encoders run from the bundle's
+    ``checkpoint.pt`` (the weights its ONNX graphs were exported from and parity-checked against).
+    """
+    from xmodal_ros.bundle import BundleError, load_bundle
+    from xmodal_training.checkpoint import CHECKPOINT, load_checkpoint
+    try:
+        bundle = load_bundle(args.bundle)
+    except BundleError as e:
+        raise SensorTrainError(str(e)) from None
+    path = Path(args.bundle) / CHECKPOINT
+    if not path.is_file() or CHECKPOINT not in bundle.manifest['files']:
+        raise SensorTrainError(f'{path}: missing; this bundle carries no PyTorch weights for its '
+                               'encoders (re-export it with `xmodal export`)')
+    ckpt = load_checkpoint(path)
+    return check_known(ckpt, args, f'--bundle {args.bundle}', 'bundle exported with', '--bundle')
+
+
+def check_known(ckpt, args, where, with_, flag):
+    """Return ``ckpt`` when its model holds every --known sensor, else raise naming ``where``."""
     missing = [s for s in args.known if s not in ckpt['sensors']]
     if missing:
         raise SensorTrainError(f'{where}: its model has no {", ".join(missing)} (sensors: '
                                f'{", ".join(ckpt["sensors"])}); pass --known among those, or a '
-                               f'--stage1 run trained with {", ".join(missing)}, or drop --stage1 '
-                               'to train one on --bags-known')
+                               f'{with_} {", ".join(missing)}, or drop {flag} to train a late '
+                               'run on --bags-known')
     return ckpt
 
 
@@ -165,27 +196,36 @@ def batches(n, size=256):
     return [np.arange(s, min(n, s + size)) for s in range(0, n, size)]
 
 
-def known_heads(model, known, n_classes):
-    """Return h_k*: each run head restricted to its class logits, frozen."""
+def known_heads(ckpt, model, known, feats, labels, n_classes, seed):
+    """
+    Return h_k*, frozen: a late/unimodal run's head restricted to its class logits.
+
+    For a bundle (no per-sensor head), a linear head fitted on the known features and labels.
+    """
+    from xmodal_training.methods.cox.modeling_cox import fit_linear_head
     heads = []
-    for s in known:
-        src = model.head[s]
-        h = nn.Linear(src.in_features, n_classes)
-        with torch.no_grad():
-            h.weight.copy_(src.weight[:n_classes])
-            h.bias.copy_(src.bias[:n_classes])
+    for k, s in enumerate(known):
+        if ckpt['method'] in ('late', 'unimodal'):
+            src = model.head[s]
+            h = nn.Linear(src.in_features, n_classes)
+            with torch.no_grad():
+                h.weight.copy_(src.weight[:n_classes])
+                h.bias.copy_(src.bias[:n_classes])
+        else:
+            torch.manual_seed(seed + k)
+            h = fit_linear_head(feats[k], labels, n_classes, steps=300, lr=1e-2)
         heads.append(h.eval().requires_grad_(False))
     return heads
 
 
 @torch.no_grad()
-def known_features(model, ds, known, rows, desc):
+def known_features(encoders, ds, known, rows, desc):
     """Return one (N, d_k) tensor per known sensor: the token mean of the frozen g_k."""
     feats = {s: [] for s in known}
     for idx in tqdm(batches(len(rows)), desc=desc, leave=False, file=sys.stderr):
         b = ds.batch(rows[idx], sensors=known)
         for s in known:
-            feats[s].append(model.encoder[s](torch.as_tensor(np.asarray(b[s]))).mean(dim=1))
+            feats[s].append(encoders[s](torch.as_tensor(np.asarray(b[s]))).mean(dim=1))
     return [torch.cat(feats[s]) if feats[s] else torch.zeros(0) for s in known]
 
 
@@ -199,7 +239,8 @@ def known_set(args, ckpt, model, classes):
     known = list(args.known)
     ds = open_model_bags(args.bags_known, {s: ckpt['sensor_specs'][s] for s in known},
                          args.sensors_config, args.node_params, ckpt['sample_hz'],
-                         where=f'the --stage1 run {ckpt["run_dir"]}', tensors=False)
+                         where=f'the known perceptors of {ckpt["run_dir"]}',
+                         tensors=False)
     key = features_key(ckpt, known, args.bags_known, ckpt['sample_hz'], ds.rule.timeouts)
     path = features_cache_dir() / f'{key}.pt'
     if path.is_file():
@@ -220,7 +261,7 @@ def known_set(args, ckpt, model, classes):
         raise SensorTrainError(f'--bags-known: no labelled sample holds every known sensor '
                                f'({", ".join(ds.bags)}); the known bags carry the labels the '
                                'known heads were trained with: record them with ground truth')
-    feats = known_features(model, ds, known, rows, 'known features')
+    feats = known_features(model.encoders(), ds, known, rows, 'known features')
     y = torch.from_numpy(labels[rows])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f'.tmp{os.getpid()}')
@@ -238,8 +279,8 @@ def new_set(args, ckpt, classes):
         raise SensorTrainError(
             f'--bags-new ({", ".join(ds.bags)}): classes {", ".join(ds.classes)}; the known '
             f'perceptors ({ckpt["run_dir"]}) know {", ".join(classes)}. The class sets must be '
-            'equal: record the new sensor on the same classes, or train --stage1 on bags with '
-            'these')
+            'equal: record the new sensor on the same classes, or take the known perceptors from '
+            'a run on bags with these')
     col = ds.sensors.index(args.new)
     present = ds.present[ds.sample_bag]
     rows = np.flatnonzero(present[:, col])
@@ -400,13 +441,14 @@ def run(args):
         raise SensorTrainError(f'--labeled-fraction {args.labeled_fraction}: expected a '
                                'fraction in (0, 1]')
     out = Path(args.out)
-    ckpt = stage1_run(args, out)
+    ckpt = bundle_run(args) if args.bundle else stage1_run(args, out)
     model = rebuild(ckpt).requires_grad_(False)
     classes = list(ckpt['classes'])
     t_data = time.time()
     feats, known_y, _, cache = known_set(args, ckpt, model, classes)
     ds_new, rows, labels_all = new_set(args, ckpt, classes)
     check_class_coverage(known_y, labels_all, args, classes)
+    heads = known_heads(ckpt, model, args.known, feats, known_y, len(classes), args.seed)
     decl = ds_new.config[args.new].declaration()
     if mode == 'all':
         keep = labels_all >= 0
@@ -438,9 +480,9 @@ def run(args):
             pairs = class_pairs(picked, y_all[picked], known_y, gen)
     probs = None
     if compatible(ckpt, args.known, decl):
-        heads = known_heads(model, args.known, len(classes))
+        encoders = model.encoders()
         with torch.no_grad():
-            probs = torch.stack([torch.cat([h(model.encoder[s](x_new[i]).mean(1)).softmax(-1)
+            probs = torch.stack([torch.cat([h(encoders[s](x_new[i]).mean(1)).softmax(-1)
                                             for i in batches(len(x_new))])
                                  for s, h in zip(args.known, heads)])
     elif 'known_on_new' in method.needs or (mode == 'none' and method.name != 'random'):
@@ -453,7 +495,7 @@ def run(args):
             + '. Drop --unsupervised (labels on --labeled-fraction of the new samples) or use '
             'known sensors of the same kind and shape')
     problem = NewSensorProblem(
-        known_features=feats, known_heads=known_heads(model, args.known, len(classes)),
+        known_features=feats, known_heads=heads,
         new_inputs=x_new, n_classes=len(classes), known_labels=known_y, new_labels=new_labels,
         pairs=pairs, known_probs_on_new=probs)
     enc = resolve_encoders(ckpt['train_config']['encoders'], {args.new: decl['kind']})[args.new]
@@ -477,7 +519,9 @@ def run(args):
                'known_probs_on_new': probs is not None, 'classes': classes,
                'bags_known': [str(Path(b).resolve()) for b in args.bags_known],
                'bags_new': [str(Path(b).resolve()) for b in args.bags_new],
-               'stage1': str(ckpt['run_dir']), 'features_cache': str(cache),
+               'stage1': None if args.bundle else str(ckpt['run_dir']),
+               'bundle': str(Path(args.bundle).resolve()) if args.bundle else None,
+               'perceptors_method': ckpt['method'], 'features_cache': str(cache),
                'data_seconds': round(data_seconds, 1), 'train_seconds': round(seconds, 1),
                'device': str(rt.device), 'config': dataclasses.asdict(cfg)}
     if args.bags_eval:

@@ -104,9 +104,13 @@ def build_parser():
                           'semi-supervised methods read (default 0.1, as in the COX paper)')
     lab.add_argument('--unsupervised', action='store_true',
                      help='read no label of the new-sensor bags')
-    ts.add_argument('--stage1', default=None, metavar='RUN',
-                    help='late/unimodal run with the known sensors (frozen perceptors); default: '
-                         'train one on --bags-known into OUT/stage1')
+    per = ts.add_mutually_exclusive_group()
+    per.add_argument('--stage1', default=None, metavar='RUN',
+                     help='late/unimodal run with the known sensors (frozen perceptors); '
+                          'default: train one on --bags-known into OUT/stage1')
+    per.add_argument('--bundle', default=None, metavar='DIR',
+                     help='take the known encoders from this exported bundle instead (its '
+                          'checkpoint; per-sensor heads fitted on --bags-known)')
     ts.add_argument('--config', default=str(config_path('train_fusion.yaml')),
                     help='training config of that stage-1 run when trained here')
     ts.add_argument('--bags-eval', nargs='+', default=None,
