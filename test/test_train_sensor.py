@@ -49,6 +49,12 @@ def data():
                    resolution='128x96')
     hidden = root / 'hidden.yaml'        # ground truth on a topic the loader does not read
     hidden.write_text(_hidden_labels_config())
+    two = root / 'two_cameras.yaml'      # a second camera: the known camera's perceptor reads it
+    two.write_text(_second_camera_config())
+    out['two_cameras'] = two
+    out['camera2'] = root / 'camera2'
+    record_bag(out['camera2'], episodes=8, seed=600, sensors=('camera2',), config=two,
+               resolution='128x96')
     out['unlabelled'] = root / 'unlabelled'
     record_bag(out['unlabelled'], episodes=2, seed=500, sensors=('tactile',), config=hidden,
                resolution='128x96')
@@ -60,6 +66,14 @@ def _hidden_labels_config():
     text = config_path('sensors.yaml').read_text()
     assert '/xmodal/ground_truth' in text
     return text.replace('/xmodal/ground_truth', '/xmodal/hidden_truth')
+
+
+def _second_camera_config():
+    from xmodal_ros.paths import config_path
+    text = config_path('sensors.yaml').read_text()
+    camera = text[text.index('  camera:'):text.index('  depth:')]
+    second = camera.replace('  camera:', '  camera2:').replace('/camera/', '/camera2/')
+    return text.replace(camera, camera + second)
 
 
 def train_sensor(method, out, *extra, new='new', known=KNOWN, stage1=True):
@@ -198,3 +212,15 @@ def test_bundle_without_a_known_sensor(capfd):
                         known='camera,wrist_imu') == 2
     err = capfd.readouterr().err
     assert f'--bundle {bundle()}' in err and 'has no wrist_imu' in err
+
+
+def test_unsupervised_cox_on_a_second_camera_reads_the_known_classifiers():
+    d = data()
+    out = ROOT / 'sensor-runs' / 'camera2'
+    assert xmodal('train', 'sensor', '--method', 'cox', '--unsupervised', '--new', 'camera2',
+                  '--known', 'camera', '--bags-known', d['known'], '--bags-new', d['camera2'],
+                  '--stage1', stage1_run(), '--sensors-config', d['two_cameras'], '--epochs', 2,
+                  '--set', 'warmup_epochs=1', '--out', out) == 0
+    s = summary(out)
+    assert s['method'] == 'cox_unsupervised' and s['labelled'] == 0 and s['pairs'] == 0
+    assert s['known_probs_on_new'] is True and s['config']['warmup_epochs'] == 1

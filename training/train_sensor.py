@@ -335,13 +335,29 @@ def class_pairs(new_rows, new_y, known_y, gen):
 
 
 def method_config(method, args):
+    """
+    Return the method's hyperparameters: paper defaults, then --epochs and --set KEY=VALUE.
+
+    Semi-supervised COX also records --labeled-fraction as its ``label_fraction``.
+    """
+    import yaml
     cfg = method.config()
+    fields = {f.name for f in dataclasses.fields(cfg)}
     changes = {}
+    if 'label_fraction' in fields:
+        changes['label_fraction'] = args.labeled_fraction
     if args.epochs is not None:
         changes['epochs'] = args.epochs
-    if hasattr(cfg, 'label_fraction'):
-        changes['label_fraction'] = args.labeled_fraction
-    return dataclasses.replace(cfg, **changes)
+    for item in args.set or ():
+        key, sep, value = item.partition('=')
+        if not sep or key not in fields:
+            raise SensorTrainError(f'--set {item}: expected KEY=VALUE with KEY one of '
+                                   f'{", ".join(sorted(fields))} ({method.config.__name__})')
+        changes[key] = yaml.safe_load(value)
+    try:
+        return dataclasses.replace(cfg, **changes)
+    except (TypeError, ValueError) as e:
+        raise SensorTrainError(f'--set: {e}') from None
 
 
 def eval_accuracy(args, learner, classes, sample_hz):

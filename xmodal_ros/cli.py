@@ -117,6 +117,9 @@ def build_parser():
                     help='held-out labelled bags of the new sensor: accuracy into run.json')
     ts.add_argument('--epochs', type=int, default=None,
                     help="overrides the method's epochs (paper: 50)")
+    ts.add_argument('--set', action='append', default=None, metavar='KEY=VALUE',
+                    help="a hyperparameter of the method's config dataclass (repeatable), e.g. "
+                         'balanced_anchors=true, alpha=0.5')
     ts.add_argument('--out', required=True, help='folder for learner.pt, run.json, curves.json')
     ts.add_argument('--seed', type=int, default=0)
     ts.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
