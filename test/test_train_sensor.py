@@ -32,7 +32,7 @@ CHANCE = 1 / 8
 
 @functools.cache
 def data():
-    """Return the tiny bags and a stage-1 path (filled by the first run) by name."""
+    """Return the tiny bags, sensor YAMLs and training config by name."""
     _needs('mujoco', 'rosbags', 'torch')
     from xmodal_training.sim.record import record_bag
     root = ROOT / 'sensor'

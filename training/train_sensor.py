@@ -241,6 +241,11 @@ def known_set(args, ckpt, model, classes):
                          args.sensors_config, args.node_params, ckpt['sample_hz'],
                          where=f'the known perceptors of {ckpt["run_dir"]}',
                          tensors=False)
+    if set(ds.classes) != set(classes):
+        raise SensorTrainError(
+            f'--bags-known ({", ".join(ds.bags)}): classes {", ".join(ds.classes)}; the known '
+            f'perceptors ({ckpt["run_dir"]}) were trained on {", ".join(classes)}. Pass the bags '
+            'they were trained on, or perceptors trained on these bags (drop --stage1)')
     key = features_key(ckpt, known, args.bags_known, ckpt['sample_hz'], ds.rule.timeouts)
     path = features_cache_dir() / f'{key}.pt'
     if path.is_file():
@@ -319,10 +324,14 @@ def check_class_coverage(known_labels, new_labels, args, classes):
 
 
 def compatible(ckpt, known, decl):
-    """Return True when every known perceptor can read the new sensor's input."""
+    """
+    Return True when every known perceptor can read the new sensor's input as it is.
+
+    Same kind, input shape and preprocessing (a second camera declared like the first).
+    """
     return all(ckpt['sensor_specs'][s]['kind'] == decl['kind']
                and list(ckpt['sensor_specs'][s]['input_shape']) == list(decl['input_shape'])
-               for s in known)
+               and ckpt['sensor_specs'][s]['preprocess'] == decl['preprocess'] for s in known)
 
 
 def class_pairs(new_rows, new_y, known_y, gen):
@@ -509,7 +518,7 @@ def run(args):
             + ', '.join(f'{s} {ckpt["sensor_specs"][s]["kind"]} '
                         f'{tuple(ckpt["sensor_specs"][s]["input_shape"])}' for s in args.known)
             + '. Drop --unsupervised (labels on --labeled-fraction of the new samples) or use '
-            'known sensors of the same kind and shape')
+            'known sensors of the same kind, shape and preprocessing')
     problem = NewSensorProblem(
         known_features=feats, known_heads=heads,
         new_inputs=x_new, n_classes=len(classes), known_labels=known_y, new_labels=new_labels,
