@@ -84,6 +84,48 @@ def build_parser():
                     help='unimodal/late run on the same bags to take stage 1 (encoders, '
                          'pseudo-labels) from, instead of training it into OUT/stage1')
 
+    ts = verb(train, 'sensor', 'xmodal_training.train_sensor:main',
+              'train a learner for a new sensor recorded in its own bags (no pairs with the '
+              'known sensors), from the frozen perceptors of the known sensors')
+    ts.add_argument('--method', required=True,
+                    choices=['cox', 'synergy', 'random', 'erm', 'entmin', 'ssl', 'moco',
+                             'aligned'],
+                    help='cox: semi-supervised COX, or unsupervised with --unsupervised; '
+                         'aligned: the upper bound on every label')
+    ts.add_argument('--new', required=True, help='the new sensor (a name in the sensor YAML)')
+    ts.add_argument('--known', required=True, type=_csv,
+                    help='comma-separated known sensors, recorded together in --bags-known')
+    ts.add_argument('--bags-known', nargs='+', required=True,
+                    help='labelled bags of the known sensors')
+    ts.add_argument('--bags-new', nargs='+', required=True, help='bags of the new sensor')
+    lab = ts.add_mutually_exclusive_group()
+    lab.add_argument('--labeled-fraction', type=float, default=0.1,
+                     help='class-balanced share of the new samples whose label the '
+                          'semi-supervised methods read (default 0.1, as in the COX paper)')
+    lab.add_argument('--unsupervised', action='store_true',
+                     help='read no label of the new-sensor bags')
+    per = ts.add_mutually_exclusive_group()
+    per.add_argument('--stage1', default=None, metavar='RUN',
+                     help='late/unimodal run with the known sensors (frozen perceptors); '
+                          'default: train one on --bags-known into OUT/stage1')
+    per.add_argument('--bundle', default=None, metavar='DIR',
+                     help='take the known encoders from this exported bundle instead (its '
+                          'checkpoint; per-sensor heads fitted on --bags-known)')
+    ts.add_argument('--config', default=str(config_path('train_fusion.yaml')),
+                    help='training config of that stage-1 run when trained here')
+    ts.add_argument('--bags-eval', nargs='+', default=None,
+                    help='held-out labelled bags of the new sensor: accuracy into run.json')
+    ts.add_argument('--epochs', type=int, default=None,
+                    help="overrides the method's epochs (paper: 50)")
+    ts.add_argument('--set', action='append', default=None, metavar='KEY=VALUE',
+                    help="a hyperparameter of the method's config dataclass (repeatable), e.g. "
+                         'balanced_anchors=true, alpha=0.5')
+    ts.add_argument('--out', required=True, help='folder for learner.pt, run.json, curves.json')
+    ts.add_argument('--seed', type=int, default=0)
+    ts.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
+    ts.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    ts.add_argument('--node-params', default=str(config_path('fuse.yaml')))
+
     ev = verb(sub, 'eval', 'xmodal_training.evaluate:main',
               'accuracy/MAE with 95 percent intervals for every sensor subset, tables and plots')
     ev.add_argument('--model', required=True, nargs='+',
