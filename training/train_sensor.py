@@ -47,6 +47,7 @@ reading of "a few correspondences" for bags recorded apart.
 when every known perceptor can read the new sensor's input: same kind and input shape (e.g. a
 second camera). Otherwise it is None and methods that need it stop with a message.
 """
+import argparse
 import dataclasses
 import hashlib
 import json
@@ -123,10 +124,11 @@ def stage1_run(args, out):
         config.write_text(yaml.safe_dump(cfg, sort_keys=False))
         print(f'train sensor: no --stage1; training late on --bags-known into {out / "stage1"}',
               file=sys.stderr)
-        ns = dict(config=str(config), bags=list(args.bags_known), out=str(out / 'stage1'),
-                  method='late', seed=args.seed, sensors_config=args.sensors_config,
-                  node_params=args.node_params, pretrained=None, device=args.device)
-        train.run(type('Args', (), ns), Context(args.device))
+        ns = argparse.Namespace(
+            config=str(config), bags=list(args.bags_known), out=str(out / 'stage1'),
+            method='late', seed=args.seed, sensors_config=args.sensors_config,
+            node_params=args.node_params, pretrained=None, device=args.device)
+        train.run(ns, Context(args.device))
         ckpt = load_run(out / 'stage1')
         where = f'{out / "stage1"}'
     if ckpt['method'] not in ('late', 'unimodal'):
