@@ -192,6 +192,8 @@ def build_parser():
     bs.add_argument('--params', default=str(config_path('fuse.yaml')))
     bs.add_argument('--queue-depth', type=int, default=10,
                     help="raise every subscription depth to at least this (0: the file's own)")
+    bs.add_argument('--storm-only', action='store_true',
+                    help='skip the valid-only phase (the storm phase keeps its warm-up)')
     bs.add_argument('--csv', default=None, help='write every memory sample to this CSV')
     bs.add_argument('--domain-id', type=int, default=None,
                     help='ROS_DOMAIN_ID (default: a private one)')

@@ -27,9 +27,10 @@ from /proc/<pid>/smaps) every few seconds and listens to /diagnostics and the pr
 Two phases, one after the other on the same node: valid traffic only, then the same traffic plus
 a storm of malformed messages (training/bench/storm.py: random sizes, encodings, truncations,
 steps, NaN/Inf, absurd values, zero/future/old stamps, unknown joint names, wrong lengths) spread
-round-robin over every sensor topic at --storm-rate. Each phase has a warm-up, then its growth is
-the least-squares slope of the samples over the rest, in MB per hour. After the storm the
-publisher stops it and the node's /diagnostics malformed counts are compared with what was sent.
+round-robin over every sensor topic at --storm-rate (--storm-only: that phase alone). Each phase
+has a warm-up, then its growth is the least-squares slope of the samples over the rest, in MB per
+hour. After the storm the publisher stops it and the node's /diagnostics malformed counts are
+compared with what was sent.
 """
 import csv
 import multiprocessing as mp
@@ -293,8 +294,9 @@ def _print_phase(r, names):
         print(f'  malformed messages sent: {bad} ({bad / max(r["seconds"], 1e-9):.0f}/s)')
 
 
-def run(bundle, params, duration, warmup, storm_rate, csv_path=None, seed=0, queue_depth=0):
-    """Both phases on one node; returns (phase results, malformed check, node log path)."""
+def run(bundle, params, duration, warmup, storm_rate, csv_path=None, seed=0, queue_depth=0,
+        storm_only=False):
+    """Both phases (or the storm alone) on one node; returns (results, check, node log path)."""
     from xmodal_ros.bundle import load_bundle
     names = list(load_bundle(bundle).sensors)
     n = len(names)
@@ -322,8 +324,8 @@ def run(bundle, params, duration, warmup, storm_rate, csv_path=None, seed=0, que
         if not ev['ready'].wait(60):
             raise RuntimeError('the publisher did not start')
         t_start = time.monotonic()
-        results = [_phase('valid only', node.pid, monitor, sent, warmup, duration, rows,
-                          t_start)]
+        results = [] if storm_only else [
+            _phase('valid only', node.pid, monitor, sent, warmup, duration, rows, t_start)]
         bad_before = monitor.counts('malformed')
         ev['storm'].set()
         results.append(_phase(f'storm ({storm_rate:g} malformed/s + valid)', node.pid, monitor,
@@ -387,6 +389,8 @@ def add_arguments(parser):
     parser.add_argument('--queue-depth', type=int, default=QUEUE_DEPTH,
                         help='raise every subscription depth to at least this (default '
                              f"{QUEUE_DEPTH}; 0: the parameter file's own)")
+    parser.add_argument('--storm-only', action='store_true',
+                        help='skip the valid-only phase (the storm phase keeps its warm-up)')
     parser.add_argument('--csv', default=None, help='write every memory sample to this CSV')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID of the run (default: one picked from the process id, '
@@ -415,7 +419,8 @@ def main(args):
     names, results, check, log_path = run(
         bundle, params, args.duration, args.warmup, args.storm_rate,
         csv_path=getattr(args, 'csv', None),
-        queue_depth=getattr(args, 'queue_depth', QUEUE_DEPTH))
+        queue_depth=getattr(args, 'queue_depth', QUEUE_DEPTH),
+        storm_only=getattr(args, 'storm_only', False))
     for r in results:
         _print_phase(r, names)
     depth = getattr(args, 'queue_depth', QUEUE_DEPTH)
@@ -434,7 +439,8 @@ def main(args):
           + ', '.join(f'{s} {c["valid_sent"]}/{c["accepted"]}' for s, c in check.items()))
     flat = all(r['rss'] < TARGET_MB_PER_HOUR for r in results)
     storm = results[-1]
-    print(f'node memory growth after warm-up: valid only {results[0]["rss"]:+.2f} MB/hour, storm '
+    valid = '' if len(results) < 2 else f'valid only {results[0]["rss"]:+.2f} MB/hour, '
+    print(f'node memory growth after warm-up: {valid}storm '
           f'{storm["rss"]:+.2f} MB/hour (target < {TARGET_MB_PER_HOUR:g}) '
           f'{"✔" if flat else "✘"}; predictions kept coming under the storm: '
           f'{storm["pred"]["rate_hz"]:.1f} Hz, longest gap {storm["pred"]["max_gap_s"]:.3f} s; '
