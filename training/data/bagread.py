@@ -20,6 +20,8 @@ text names the file (and topic), what was found, what was expected and how to fi
 through ``xmodal_ros.conversions`` and ``xmodal_ros.preprocess``, the code the live node runs.
 """
 import contextlib
+import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -148,19 +150,22 @@ class Bag:
         Model inputs for image kinds, reading vectors for windowed kinds (their windows are cut
         later), labels as ``parse_label`` gives them.
         """
-        specs = self.config.sensors
+        convert = {role: self._converter(role) for role in self.roles}
         for role, _, msg in self.messages(list(self.roles), start, stop):
-            stamp = stamp_ns(msg.header)
             try:
-                if role == LABELS:
-                    value = parse_label(msg)
-                elif specs[role].kind.windowed:
-                    value = specs[role].read(msg)
-                else:
-                    value = specs[role].preprocess(specs[role].read(msg), msg.encoding)
+                value = convert[role](msg)
             except ConversionError as e:
-                raise self.invalid(role, stamp, e) from e
-            yield role, stamp, value
+                raise self.invalid(role, stamp_ns(msg.header), e) from e
+            yield role, stamp_ns(msg.header), value
+
+    def _converter(self, role):
+        """Return message -> value for ``role``, chosen once, not per message."""
+        if role == LABELS:
+            return parse_label
+        spec = self.config.sensors[role]
+        if spec.kind.windowed:
+            return spec.read
+        return lambda msg: spec.preprocess(spec.read(msg), msg.encoding)
 
     def invalid(self, role, stamp, err):
         """Return a BagError for a message of ``role`` that cannot be converted (``err``)."""
@@ -179,17 +184,23 @@ def parse_label(msg):
     """
     names = tuple(msg.name)
     position = np.asarray(msg.position, dtype=np.float64)
-    ok = (len(names) == len(position) >= 3 and names[0] == 'episode'
-          and names[1].startswith('class/') and names[2].startswith('phase/')
-          and all(n.startswith('target/') for n in names[3:])
-          and np.isfinite(position[:3]).all() and (position[:3] == np.round(position[:3])).all())
+    head = position[:3].tolist()
+    ok = (len(names) == len(position) >= 3 and _label_layout(names)
+          and all(math.isfinite(v) and v == round(v) for v in head))
     if not ok:
         raise ConversionError(
             f'ground truth name={list(names)} position={position.tolist()}; expected name = '
             f'["episode", "class/<name>", "phase/<name>", "target/<name>", ...] with as many '
             f'positions, the first three whole numbers')
-    return position, (int(position[1]), names[1][6:], int(position[2]), names[2][6:],
+    return position, (int(head[1]), names[1][6:], int(head[2]), names[2][6:],
                       tuple(n[7:] for n in names[3:]))
+
+
+@functools.lru_cache(maxsize=256)
+def _label_layout(names):
+    """Return whether ground truth names follow the layout (checked once per name list)."""
+    return (names[0] == 'episode' and names[1].startswith('class/')
+            and names[2].startswith('phase/') and all(n.startswith('target/') for n in names[3:]))
 
 
 def label_names(bag, seen):
