@@ -40,7 +40,7 @@ from xmodal_training.subsets import sensor_subsets
 RATE_HZ = 50.0
 TIMEOUT_S = 0.25
 PUBLISH = {'camera': 30.0, 'depth': 30.0, 'tactile': 100.0, 'force': 250.0,
-           'finger_joints': 100.0, 'wrist_imu': 200.0}
+           'finger_joints': 100.0, 'wrist_imu': 250.0}
 
 
 def expected_means(bundle):
