@@ -226,32 +226,30 @@ def summarize(groups, phase_names, n_boot=N_BOOT):
     columns = [{'label': label, 'models': [s['path'] for s in summaries],
                 'seeds': [s['seed'] for s in summaries], 'subsets': {}}
                for label, summaries, _ in groups]
-    ref_outcomes = groups[0][2]
     targets = groups[0][1][0]['targets']
     for name in names:
-        have = [g for g in groups if any(name in o for o in g[2])]
-        b = boot(np.concatenate([_pooled(g[2], name, _correct)[0] for g in have]))
-        for col, (_, summaries, outcomes) in zip(columns, groups):
-            if not any(name in o for o in outcomes):
+        # Each group's pooled (episode, correct) of this subset, once; None where it lacks it.
+        pooled = [_pooled(outcomes, name, _correct) if any(name in o for o in outcomes) else None
+                  for _, _, outcomes in groups]
+        b = boot(np.concatenate([p[0] for p in pooled if p is not None]))
+        for col, (_, summaries, outcomes), mine in zip(columns, groups, pooled):
+            if mine is None:
                 continue
-            entry = {'samples': max(s['subsets'][name]['samples'] for s in summaries
-                                    if name in s['subsets']),
-                     'accuracy': dict(b.mean(*_pooled(outcomes, name, _correct)),
-                                      **_spread([s['subsets'][name]['accuracy']
-                                                 for s in summaries if name in s['subsets']]))}
-            if outcomes is not ref_outcomes and any(name in o for o in ref_outcomes):
-                entry['accuracy_difference'] = b.difference(
-                    _pooled(outcomes, name, _correct), _pooled(ref_outcomes, name, _correct))
+            figures = [s['subsets'][name] for s in summaries if name in s['subsets']]
+            entry = {'samples': max(f['samples'] for f in figures),
+                     'accuracy': dict(b.mean(*mine),
+                                      **_spread([f['accuracy'] for f in figures]))}
+            if col is not columns[0] and pooled[0] is not None:
+                entry['accuracy_difference'] = b.difference(mine, pooled[0])
             entry['mae'] = {}
             for t in targets:
                 if all(t in o[name]['errors'] for o in outcomes if name in o):
                     episode, err = _pooled(outcomes, name, _error(t))
                     if err.size:
                         entry['mae'][t] = dict(boot(episode).mean(episode, err), **_spread(
-                            [s['subsets'][name]['mae'].get(t) for s in summaries
-                             if name in s['subsets']]))
+                            [f['mae'].get(t) for f in figures]))
             entry['phases'] = {}
-            episode, correct = _pooled(outcomes, name, _correct)
+            episode, correct = mine
             phase = np.concatenate([o[name]['phase'] for o in outcomes if name in o])
             for p in np.unique(phase[phase >= 0]):
                 at = phase == p

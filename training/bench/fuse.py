@@ -87,6 +87,25 @@ def _bench_specs(bundle, sensors_config=None):
                         {s: b.declaration(s) for s in b.sensors}, f'bundle {bundle}').sensors
 
 
+def _publishers(node, specs, rng, wait_s):
+    """
+    Return (messages, publishers): per sensor a full-size synthetic message and its publisher.
+
+    Sensor-data QoS of depth 10 on the sensor's topic (what a node keeps is its own QoS); waits up
+    to ``wait_s`` seconds for every topic to have a subscriber.
+    """
+    from xmodal_ros.qos import sensor_qos
+    from xmodal_training.bench.messages import synthetic_message
+    msgs = {s: synthetic_message(spec, size=SIZE, rng=rng) for s, spec in specs.items()}
+    pubs = {s: node.create_publisher(type(m), specs[s].topic, sensor_qos(10))
+            for s, m in msgs.items()}
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and not all(
+            p.get_subscription_count() for p in pubs.values()):
+        time.sleep(0.05)
+    return msgs, pubs
+
+
 def _publisher_proc(bundle, ready, stop, results):
     """
     Publish every sensor of the bundle on its configured topic at its configured rate.
@@ -95,20 +114,12 @@ def _publisher_proc(bundle, ready, stop, results):
     """
     import rclpy
 
-    from xmodal_ros.qos import sensor_qos
-    from xmodal_training.bench.messages import set_stamp, synthetic_message
+    from xmodal_training.bench.messages import set_stamp
     rclpy.init()
     node = rclpy.create_node('xmodal_bench_publisher')
     specs = _bench_specs(bundle)
-    rng = np.random.default_rng(0)
-    msgs = {s: synthetic_message(spec, size=SIZE, rng=rng) for s, spec in specs.items()}
+    msgs, pubs = _publishers(node, specs, np.random.default_rng(0), wait_s=10)
     rates = {s: spec.rate_hz for s, spec in specs.items()}
-    pubs = {s: node.create_publisher(type(m), specs[s].topic, sensor_qos(10))
-            for s, m in msgs.items()}
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all(
-            p.get_subscription_count() for p in pubs.values()):
-        time.sleep(0.05)
     ready.set()
     counts = dict.fromkeys(msgs, 0)
     start = time.monotonic()

@@ -46,7 +46,7 @@ import time
 import numpy as np
 
 from xmodal_ros.paths import config_path, default_bundle
-from xmodal_training.bench.fuse import _bench_specs, SIZE
+from xmodal_training.bench.fuse import _bench_specs, _publishers
 
 import yaml
 
@@ -73,23 +73,14 @@ def _publisher_proc(bundle, storm_rate, seed, ready, storm, stop, sent, errors):
     try:
         import rclpy
 
-        from xmodal_ros.qos import sensor_qos
-        from xmodal_training.bench.messages import set_stamp, synthetic_message
+        from xmodal_training.bench.messages import set_stamp
         from xmodal_training.bench.storm import StormMaker
         rclpy.init()
         node = rclpy.create_node('xmodal_soak_publisher')
         specs = _bench_specs(bundle)
         names = list(specs)
-        rng = np.random.default_rng(seed)
-        msgs = {s: synthetic_message(spec, size=SIZE, rng=rng) for s, spec in specs.items()}
+        msgs, pubs = _publishers(node, specs, np.random.default_rng(seed), wait_s=30)
         maker = StormMaker(specs, seed=seed + 1)
-        # Depth 10 on the publisher, as `bench fuse`; what the node keeps is its own QoS.
-        pubs = {s: node.create_publisher(type(m), specs[s].topic, sensor_qos(10))
-                for s, m in msgs.items()}
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(
-                p.get_subscription_count() for p in pubs.values()):
-            time.sleep(0.05)
         ready.set()
         periods = {s: 1.0 / spec.rate_hz for s, spec in specs.items()}
         now = time.monotonic()
@@ -373,31 +364,6 @@ def _check_args(args):
                          '(warm-up >= 0)')
 
 
-def add_arguments(parser):
-    """Return the `xmodal bench soak` options (xmodal_ros/cli.py and this module's __main__)."""
-    parser.add_argument('--duration', type=float, default=180.0,
-                        help='measured seconds per phase (default 180; a robot soak: 1200+)')
-    parser.add_argument('--warmup', type=float, default=60.0,
-                        help='seconds of each phase before measuring (default 60)')
-    parser.add_argument('--bundle', default=None,
-                        help=f'model bundle (default: {default_bundle()})')
-    parser.add_argument('--storm-rate', type=float, default=200.0,
-                        help='malformed messages per second in the storm phase (default 200: '
-                             '20 min = 240,000)')
-    parser.add_argument('--params', default=str(config_path('fuse.yaml')),
-                        help="the node's ROS 2 parameter YAML")
-    parser.add_argument('--queue-depth', type=int, default=QUEUE_DEPTH,
-                        help='raise every subscription depth to at least this (default '
-                             f"{QUEUE_DEPTH}; 0: the parameter file's own)")
-    parser.add_argument('--storm-only', action='store_true',
-                        help='skip the valid-only phase (the storm phase keeps its warm-up)')
-    parser.add_argument('--csv', default=None, help='write every memory sample to this CSV')
-    parser.add_argument('--domain-id', type=int, default=None,
-                        help='ROS_DOMAIN_ID of the run (default: one picked from the process id, '
-                             'so other ROS 2 traffic on this machine stays out)')
-    return parser
-
-
 def main(args):
     from xmodal_ros.dds import apply_dds_defaults
     _check_args(args)
@@ -446,8 +412,3 @@ def main(args):
           f'{storm["pred"]["rate_hz"]:.1f} Hz, longest gap {storm["pred"]["max_gap_s"]:.3f} s; '
           f'node log {log_path}')
     return 0 if flat and ok else 1
-
-
-if __name__ == '__main__':
-    import argparse
-    sys.exit(main(add_arguments(argparse.ArgumentParser(prog='soak')).parse_args()))
