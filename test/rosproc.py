@@ -169,10 +169,12 @@ class Driver:
     def publish(self, sensor, msg):
         self.pubs[sensor].publish(msg)
 
-    def wait_for_subscribers(self, timeout=10.0):
+    def wait_for_subscribers(self, timeout=10.0, sensors=None):
+        """Wait until the node subscribes to ``sensors`` (default: every configured one)."""
+        pubs = [self.pubs[s] for s in (sensors or self.pubs)]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(p.get_subscription_count() > 0 for p in self.pubs.values()):
+            if all(p.get_subscription_count() > 0 for p in pubs):
                 return True
             time.sleep(0.05)
         return False

@@ -90,11 +90,15 @@ def _onnx(module, example, path, input_name, output_names):
         program = torch.onnx.export(module, (example,), input_names=[input_name],
                                     output_names=list(output_names), dynamic_shapes=({0: batch},),
                                     opset_version=OPSET, verbose=False)
-    # Nodes carry the exporter's stack traces (source paths, line numbers): drop them, so a graph
-    # and the model_id hashed from it depend on the weights and the computation alone.
+    # Nodes carry the exporter's stack traces (source paths, line numbers), and the graph the
+    # exported program's signature, which lists every parameter of ``module`` (the fusion graph's
+    # named each sensor's weights): drop them, so a graph and the model_id hashed from it depend
+    # on the weights and the computation alone (adding a sensor leaves the others' graphs and
+    # the fusion graph byte for byte).
     proto = program.model_proto
     for node in proto.graph.node:
         del node.metadata_props[:]
+    del proto.graph.metadata_props[:]
     onnx.save(proto, str(path))
 
 

@@ -154,6 +154,27 @@ def build_parser():
                     help='sensor YAML with the topics of those bags (default: the one the run '
                          'was trained with)')
 
+    bundle = sub.add_parser('bundle', help='model bundles').add_subparsers(dest='bundle_verb',
+                                                                         required=True)
+    ad = verb(bundle, 'add-sensor', 'xmodal_training.add_sensor:main',
+              "write a bundle that also fuses a new sensor: its learner (`xmodal train sensor`) "
+              "plus a projection into the bundle's tokens, trained without pairs on the "
+              "learner's pseudo-labels; the bundle's own weights stay as they are")
+    ad.add_argument('--bundle', required=True, help='the bundle to extend (an exported UMI model)')
+    ad.add_argument('--learner', required=True, help='folder written by `xmodal train sensor`')
+    ad.add_argument('--out', required=True, help='the new bundle folder')
+    ad.add_argument('--bags', nargs='+', default=None,
+                    help="bags of the new sensor to fit the projection on (default: the "
+                         "learner's --bags-new)")
+    ad.add_argument('--parity-bags', nargs='+', default=None,
+                    help="bags with real inputs of every sensor for the export's parity check "
+                         "(default: the learner's --bags-known and --bags)")
+    ad.add_argument('--epochs', type=int, default=10)
+    ad.add_argument('--lr', type=float, default=1e-3)
+    ad.add_argument('--seed', type=int, default=0)
+    ad.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    ad.add_argument('--node-params', default=str(config_path('fuse.yaml')))
+
     fz = verb(sub, 'fuse', 'xmodal_ros.cli:run_fuse',
               'run the fuse node (the same node `ros2 launch xmodal_ros fuse.launch.py` starts)')
     fz.add_argument('--params', default=str(config_path('fuse.yaml')), help='ROS 2 parameter YAML')
