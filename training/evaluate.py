@@ -85,6 +85,26 @@ class RunModel:
             out = self.model.predict(b)
         return out['probs'].cpu().numpy(), out['regression'].cpu().numpy()
 
+    def sensor_parts(self, batch):
+        """Per-sensor parts of every row where the model decomposes by sensor, else None."""
+        if not hasattr(self.model, 'sensor_parts'):
+            return None
+        torch = self.torch
+        b = {s: torch.from_numpy(np.ascontiguousarray(batch[s])).to(self.device)
+             for s in self.sensors}
+        with torch.inference_mode():
+            return self.model.sensor_parts(b)
+
+    def predict_parts(self, parts, subset, rows):
+        """Predict ``subset`` for the batch ``rows`` from ``sensor_parts``."""
+        torch = self.torch
+        rows = torch.from_numpy(rows).to(self.device)
+        pick = {s: (tuple(p.index_select(0, rows) for p in parts[s]) if isinstance(parts[s], tuple)
+                    else parts[s].index_select(0, rows)) for s in subset}
+        with torch.inference_mode():
+            out = self.model.predict_parts(pick)
+        return out['probs'].cpu().numpy(), out['regression'].cpu().numpy()
+
 
 class BundleModel:
     """An exported bundle, predicting through ``xmodal_ros.model.FusionModel``."""
@@ -107,6 +127,15 @@ class BundleModel:
     def predict(self, batch, subset):
         tokens = sum(self.fusion.encode(s, batch[s]) for s in subset)
         out = self.fusion.fuse(tokens)
+        return out['probs'], out['regression']
+
+    def sensor_parts(self, batch):
+        """Each sensor's tokens for every row (the node encodes each message once, too)."""
+        return {s: self.fusion.encode(s, batch[s]) for s in self.sensors}
+
+    def predict_parts(self, parts, subset, rows):
+        """Fuse ``subset``'s summed tokens for the batch ``rows``, in the node's order."""
+        out = self.fusion.fuse(sum(parts[s][rows] for s in subset))
         return out['probs'], out['regression']
 
 
@@ -138,22 +167,36 @@ def predict_subsets(model, ds):
                         'sensor YAML); evaluation needs labelled bags')
     tcols = {t: ds.targets.index(t) for t in model.targets if t in ds.targets}
     bag_present = ds.present[ds.sample_bag]
-    outcomes, confusion = {}, None
+    subset_rows = {}
     for subset in sensor_subsets(model.sensors):
         if model.one_at_a_time and len(subset) > 1:
             continue
         cols = [ds.sensors.index(s) for s in subset]
         rows = np.flatnonzero(bag_present[:, cols].all(axis=1) & (labels >= 0))
-        if len(rows) == 0:
-            continue
-        probs, regression = [], []
-        for start in range(0, len(rows), BATCH):
-            p, r = model.predict(ds.batch(rows[start:start + BATCH], sensors=model.sensors),
-                                 subset)
-            probs.append(p)
-            regression.append(r)
-        pred, truth = np.concatenate(probs).argmax(axis=1), labels[rows]
-        reg = np.concatenate(regression)
+        if len(rows):
+            subset_rows[subset] = rows
+    # Each batch of samples is read once and, where the model decomposes by sensor (UMI: tokens
+    # summed; late fusion: predictions averaged), each sensor encoded once for every subset.
+    every = np.unique(np.concatenate(list(subset_rows.values()))) if subset_rows else []
+    preds = {subset: ([], []) for subset in subset_rows}
+    for start in range(0, len(every), BATCH):
+        chunk = every[start:start + BATCH]
+        batch = ds.batch(chunk, sensors=model.sensors)
+        parts = model.sensor_parts(batch)
+        for subset, rows in subset_rows.items():
+            sel = np.flatnonzero(np.isin(chunk, rows))
+            if not len(sel):
+                continue
+            if parts is None:
+                p, r = model.predict({k: v[sel] for k, v in batch.items()}, subset)
+            else:
+                p, r = model.predict_parts(parts, subset, sel)
+            preds[subset][0].append(p)
+            preds[subset][1].append(r)
+    outcomes, confusion = {}, None
+    for subset, rows in subset_rows.items():
+        pred, truth = np.concatenate(preds[subset][0]).argmax(axis=1), labels[rows]
+        reg = np.concatenate(preds[subset][1])
         errors = {}
         for j, t in enumerate(model.targets):
             if t in tcols:
@@ -471,6 +514,12 @@ def evaluate(model_paths, bags, sensors_config=None, node_params=None, device='c
 
 
 def main(args):
+    missing = [f'--{k}' for k in ('model', 'bags', 'out') if not getattr(args, k)]
+    if missing:
+        print(f'xmodal eval: {", ".join(missing)} required (runs or bundles: `xmodal eval '
+              '--model M... --bags B... --out DIR`; new-sensor learners: `xmodal eval sensor`)',
+              file=sys.stderr)
+        return 2
     device = args.device
     if device == 'auto':
         try:

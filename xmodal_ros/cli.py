@@ -128,13 +128,13 @@ def build_parser():
 
     ev = verb(sub, 'eval', 'xmodal_training.evaluate:main',
               'accuracy/MAE with 95 percent intervals for every sensor subset, tables and plots')
-    ev.add_argument('--model', required=True, nargs='+',
+    ev.add_argument('--model', nargs='+',
                     help='run folder(s) written by `xmodal train` and/or bundle folder(s) '
                          'written by `xmodal export` (evaluated through ONNX Runtime, as the '
                          'robot runs them); runs of one method that differ only in their seed '
                          'make one column (mean ± std over the seeds)')
-    ev.add_argument('--bags', nargs='+', required=True)
-    ev.add_argument('--out', required=True)
+    ev.add_argument('--bags', nargs='+', help='held-out labelled bags')
+    ev.add_argument('--out', help='folder for results.md, results.json and plots')
     ev.add_argument('--device', default='auto', help='for runs (PyTorch): auto, cpu, cuda, ...')
     ev.add_argument('--sample-hz', type=float, default=None,
                     help="evaluation sampling rate (default: each model's training rate)")
@@ -142,6 +142,19 @@ def build_parser():
                     help='bootstrap resamples of the episodes for the 95 %% intervals')
     ev.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
     ev.add_argument('--node-params', default=str(config_path('fuse.yaml')))
+    es = verb(ev.add_subparsers(dest='eval_verb', metavar='sensor'), 'sensor',
+              'xmodal_training.evaluate_sensor:main',
+              'new-sensor learners (`xmodal train sensor`) on held-out bags: mean ± std over '
+              'seeds, 95 %% intervals, paired differences to the baselines, plots')
+    es.add_argument('--learner', required=True, nargs='+',
+                    help='learner folders; those equal but for the seed make one column')
+    es.add_argument('--bags', nargs='+', required=True,
+                    help='held-out labelled bags of the new sensor(s)')
+    es.add_argument('--out', required=True)
+    es.add_argument('--bootstrap', type=int, default=2000,
+                    help='bootstrap resamples of the episodes for the 95 %% intervals')
+    es.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
+    es.add_argument('--node-params', default=str(config_path('fuse.yaml')))
 
     ex = verb(sub, 'export', 'xmodal_training.export:main',
               'export a trained model to an ONNX bundle (and TensorRT engines)')

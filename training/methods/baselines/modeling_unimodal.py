@@ -79,3 +79,22 @@ class UnimodalModel(TaskModel):
         count.clamp_(min=1)
         return {'probs': probs / count,
                 'regression': self.physical(regression / count)}
+
+    @torch.no_grad()
+    def sensor_parts(self, batch):
+        """Each sensor's probabilities and normalised regression for every row."""
+        out = {}
+        for s in self.sensor_names:
+            y = self.head[s](self.encoder[s](batch[s]).mean(dim=1))
+            out[s] = (y[:, :self.n_classes].softmax(dim=-1), y[:, self.n_classes:])
+        return out
+
+    @torch.no_grad()
+    def predict_parts(self, parts):
+        """``predict`` of the sensors in ``parts`` (rows holding all of them): their mean."""
+        present = [parts[s] for s in self.sensor_names if s in parts]
+        probs = regression = 0
+        for p, r in present:
+            probs, regression = probs + p, regression + r
+        return {'probs': probs / len(present),
+                'regression': self.physical(regression / len(present))}

@@ -213,3 +213,18 @@ class UMIModel(TaskModel):
         total, _ = self.tokens(batch)
         probs, regression = self.fuse(total)
         return {'probs': probs, 'regression': regression}
+
+    @torch.no_grad()
+    def sensor_parts(self, batch):
+        """Each sensor's F̂_m for every row: what ``predict_parts`` sums for any subset."""
+        return {s: self.sensors[s](batch[s]) for s in self.sensor_names}
+
+    @torch.no_grad()
+    def predict_parts(self, parts):
+        """``predict`` of the sensors in ``parts`` (rows holding all of them), summed in order."""
+        total = None
+        for s in self.sensor_names:
+            if s in parts:
+                total = parts[s] if total is None else total + parts[s]
+        probs, regression = self.fuse(total)
+        return {'probs': probs, 'regression': regression}
