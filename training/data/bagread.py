@@ -30,6 +30,7 @@ from rosbags.typesys import get_typestore, Stores
 
 from xmodal_ros.conversions import ConversionError, stamp_ns
 from xmodal_ros.sensors import load_sensor_config
+from xmodal_training.data.mcapview import zero_copy
 
 LABELS = 'labels'
 _TYPESTORE = get_typestore(Stores.ROS2_KILTED)
@@ -270,6 +271,7 @@ def open_bag(path, config):
     try:
         reader = Reader(path)
         reader.open()
+        zero_copy(reader)
     except Exception as e:  # rosbags, apsw, yaml and OS errors alike
         raise _unreadable(path, e) from e
     try:
