@@ -252,8 +252,8 @@ def summarize(groups, phase_names, n_boot=N_BOOT):
     """
     Columns: per group (label, summaries, outcomes) the pooled figures with intervals.
 
-    Differences to the first group are paired (one bootstrap per subset's episodes); accuracy
-    per phase is keyed by ``phase_names``.
+    Differences to the first group (in results.json also to every other group) are paired (one
+    bootstrap per subset's episodes); accuracy per phase is keyed by ``phase_names``.
     """
     names = []
     for _, summaries, _ in groups:
@@ -284,6 +284,11 @@ def summarize(groups, phase_names, n_boot=N_BOOT):
                                       **_spread([f['accuracy'] for f in figures]))}
             if col is not columns[0] and pooled[0] is not None:
                 entry['accuracy_difference'] = b.difference(mine, pooled[0])
+            # Paired against every other column too (results.json): mine − theirs.
+            entry['accuracy_differences'] = {
+                other['label']: b.difference(mine, theirs)
+                for other, theirs in zip(columns, pooled)
+                if other is not col and theirs is not None}
             entry['mae'] = {}
             for t in targets:
                 if all(t in o[name]['errors'] for o in outcomes if name in o):
