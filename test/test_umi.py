@@ -26,7 +26,7 @@ import torch
 
 from xmodal_ros.paths import config_path
 from xmodal_ros.sensors import load_sensor_config
-from xmodal_training.methods import build_model, METHODS
+from xmodal_training.methods import build_model, REGISTRY
 from xmodal_training.methods.task import supervised_loss
 from xmodal_training.methods.transformer import group_mask
 from xmodal_training.methods.umi.modeling_umi import align_loss, pseudo_loss
@@ -64,7 +64,7 @@ def model(cfg, method, seed=0):
     return build_model(method, cfg, DECLARED, C, R, torch.randn(R), torch.rand(R) + 0.5).eval()
 
 
-@pytest.mark.parametrize('method', sorted(METHODS))
+@pytest.mark.parametrize('method', sorted(REGISTRY))
 def test_shapes_for_every_subset(cfg, method):
     m = model(cfg, method)
     for subset in SUBSETS:

@@ -48,7 +48,7 @@ from tqdm import tqdm
 from xmodal_ros.bundle import BundleError, load_bundle, MANIFEST, write_manifest
 from xmodal_training.checkpoint import (CHECKPOINT, load_checkpoint, rebuild, RunError,
                                         save_run)
-from xmodal_training.methods import EXPORTABLE
+from xmodal_training.methods import REGISTRY
 from xmodal_training.methods.umi.modeling_umi import SensorTokens
 from xmodal_training.train_sensor import (batches, LEARNER, load_learner, SensorTrainError,
                                           SUMMARY)
@@ -71,9 +71,10 @@ def load_parts(bundle_dir, learner_dir):
         raise AddSensorError(f'{path}: missing; this bundle carries no PyTorch weights to extend '
                              '(re-export its run with `xmodal export`)')
     ckpt = load_checkpoint(path)
-    if ckpt['method'] not in EXPORTABLE:
+    if not REGISTRY[ckpt['method']].exportable:
+        exportable = [m for m, spec in REGISTRY.items() if spec.exportable]
         raise AddSensorError(f'{path}: a {ckpt["method"]} model; only projection-plus-sum '
-                             f'models ({", ".join(EXPORTABLE)}) take a sensor by adding tokens')
+                             f'models ({", ".join(exportable)}) take a sensor by adding tokens')
     lpath = Path(learner_dir) / LEARNER
     if not lpath.is_file():
         raise AddSensorError(f'{lpath}: missing; --learner is a folder written by `xmodal train '
@@ -92,7 +93,7 @@ def load_parts(bundle_dir, learner_dir):
     if sorted(lckpt['classes']) != sorted(ckpt['classes']):
         raise AddSensorError(f'{lpath}: classes {", ".join(lckpt["classes"])}; {bundle_dir} '
                              f'predicts {", ".join(ckpt["classes"])}. Train the learner from '
-                             'perceptors on the bundle\'s classes (`xmodal train sensor '
+                             "perceptors on the bundle's classes (`xmodal train sensor "
                              f'--bundle {bundle_dir}`)')
     return ckpt, learner, lckpt, summary
 

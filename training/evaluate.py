@@ -57,6 +57,7 @@ class RunModel:
     def __init__(self, path, device):
         import torch
         from xmodal_training.checkpoint import load_run, rebuild, RunError
+        from xmodal_training.methods import REGISTRY
         try:
             ckpt = load_run(path)
             self.model = rebuild(ckpt).to(device)
@@ -66,7 +67,7 @@ class RunModel:
         self.method, self.classes, self.targets = ckpt['method'], ckpt['classes'], ckpt['targets']
         self.sensors = tuple(self.model.sensor_names)
         self.declarations, self.sample_hz = ckpt['sensor_specs'], ckpt['sample_hz']
-        self.one_at_a_time = self.method == 'unimodal'
+        self.one_at_a_time = REGISTRY[self.method].subsets == 'single'
         self.run_dir = ckpt['run_dir']
         self.info = {'kind': 'run', 'path': str(path), 'method': self.method,
                      'model_id': f'{self.method}-{ckpt["sha256"][:8]}', 'seed': ckpt['seed'],

@@ -61,7 +61,7 @@ from xmodal_ros.bundle import (BundleError, ENCODER_INPUT, ENCODER_OUTPUT, FUSIO
                                FUSION_OUTPUTS, sha256_file, write_manifest)
 from xmodal_ros.model import FusionModel
 from xmodal_training.checkpoint import CHECKPOINT, load_run, rebuild, RunError
-from xmodal_training.methods import EXPORTABLE
+from xmodal_training.methods import REGISTRY
 from xmodal_training.subsets import sensor_subsets
 
 OPSET = 18
@@ -192,10 +192,11 @@ def tensorrt_engines(bundle_dir, model, inputs):
 
 def export_run(ckpt, out, inputs, tensorrt=False, log=print):
     """Export a loaded run into ``out`` and check it; returns the manifest's ``export`` block."""
-    if ckpt['method'] not in EXPORTABLE:
+    if not REGISTRY[ckpt['method']].exportable:
+        exportable = [m for m, spec in REGISTRY.items() if spec.exportable]
         raise ExportError(
             f'{ckpt["run_dir"]}: method {ckpt["method"]!r} is not projection-plus-sum; only '
-            f'{" and ".join(EXPORTABLE)} runs export to per-sensor graphs + a fusion graph '
+            f'{", ".join(exportable)} runs export to per-sensor graphs + a fusion graph '
             '(evaluate the baselines with `xmodal eval` instead)')
     model = rebuild(ckpt)
     missing = [s for s in model.sensor_names if s not in inputs]

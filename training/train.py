@@ -36,11 +36,12 @@ import torch.distributed as dist
 
 from xmodal_training.checkpoint import CURVES, load_run, RunError, save_run
 from xmodal_training.loop import Context, fit
-from xmodal_training.methods import (build_model, ConfigError, method_config, NEEDS_ALL_SENSORS,
-                                     NEEDS_STAGE1, USES_PSEUDO_LABELS)
-from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder, SubsetDropout
+from xmodal_training.methods import build_model, ConfigError, method_config, REGISTRY
+from xmodal_training.methods.umi.processor_umi import PseudoLabelRecorder
 
 import yaml
+
+STAGE1 = 'unimodal'      # the method a run trains as its own stage 1 (OUT/stage1)
 
 
 def target_stats(ds):
@@ -105,23 +106,23 @@ def train_on_stage1(method, cfg, seed, ds, encoders, pseudo, mean, std, ctx):
     pseudo-labels: ``pseudo`` = (probs, targets[, per-sensor averages]); with subset dropout the
     per-sensor averages are needed. Returns (model, curves).
     """
+    spec = REGISTRY[method]
     mcfg = method_config(method, cfg)
     model = new_model(method, cfg, seed, ds, mean, std)
     transform = None
-    if getattr(mcfg, 'subset_dropout', 0):
-        if len(pseudo) < 3 or pseudo[2] is None:
-            raise RunError(f'{method}: subset_dropout needs the per-sensor pseudo-labels of '
-                           'stage 1, which its run lacks (trained before they were saved); '
-                           'train stage 1 again (drop --pretrained)')
-        transform = SubsetDropout(mcfg.subset_dropout, seed, pseudo[2],
-                                  torch.from_numpy(ds.label),
-                                  model.normalise(torch.from_numpy(ds.target)), ctx.rank)
+    if spec.batch_transform:
+        try:
+            transform = spec.batch_transform(mcfg, seed, pseudo, torch.from_numpy(ds.label),
+                                             model.normalise(torch.from_numpy(ds.target)),
+                                             ctx.rank)
+        except ValueError as e:
+            raise RunError(f'{method}: {e}') from None
     for s, enc in model.encoders().items():
         enc.load_state_dict({k[len(f'encoder.{s}.'):]: v for k, v in encoders.items()
                              if k.startswith(f'encoder.{s}.')})
         enc.requires_grad_(not mcfg.freeze_encoders)
     curves = fit(model, ds, mcfg, ctx, seed, method,
-                 pseudo=pseudo[:2] if method in USES_PSEUDO_LABELS and not transform else None,
+                 pseudo=pseudo[:2] if spec.uses_pseudo_labels and not transform else None,
                  shift_px=shift_per_sensor(cfg, ds), transform=transform)
     return model, curves
 
@@ -166,9 +167,9 @@ def pretrained_stage1(path, cfg, ds):
     The run provides the encoders and pseudo-labels.
     """
     ckpt = load_run(path)
-    if ckpt['method'] not in ('unimodal', 'late'):
-        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a unimodal or late '
-                       'run')
+    if not REGISTRY[ckpt['method']].is_stage1:
+        raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a run of '
+                       f'{" or ".join(m for m, s in REGISTRY.items() if s.is_stage1)}')
     if ckpt['data'] != fingerprint(ds):
         raise RunError(f'{path}: trained on other samples ({ckpt["data"]}); pseudo-labels '
                        'are keyed by sample, so --pretrained needs a run on the same bags, in the '
@@ -197,14 +198,18 @@ def run(args, ctx):
     with open(args.config) as f:
         cfg = yaml.safe_load(f)
     method = args.method
+    if method not in REGISTRY:
+        raise ConfigError(f'--method {method}: no such method; choose one of '
+                          f'{", ".join(REGISTRY)}')
+    spec = REGISTRY[method]
     seed = cfg['seed'] = cfg['seed'] if args.seed is None else args.seed
-    for m in (method, 'unimodal') if method in NEEDS_STAGE1 else (method,):
+    for m in (method, STAGE1) if spec.stage1 else (method,):
         method_config(m, cfg)          # fail on a bad config before decoding any bag
     ds = open_bags(args.bags, args.sensors_config, args.node_params,
                    sample_hz=cfg['data']['sample_hz'], sensors=cfg.get('sensors'))
     if not cfg.get('sensors'):          # the sensors the training bags record, in config order
         cfg['sensors'] = [s for s in ds.sensors if any(s in have for have in ds.bag_sensors)]
-    check_training_set(ds, cfg['sensors'], args.config, need_all=method in NEEDS_ALL_SENSORS)
+    check_training_set(ds, cfg['sensors'], args.config, need_all=spec.all_sensors)
     out = Path(args.out)
     if ctx.main:
         print(f'{method}: {len(ds)} samples from {len(ds.bags)} bags '
@@ -222,14 +227,14 @@ def run(args, ctx):
         save(out, ckpt, model, curves, time.time() - t0, ctx)
         return dict(ckpt, model=model.state_dict())
 
-    if method not in NEEDS_STAGE1:
+    if not spec.stage1:
         stage1(method, out, method)
         return 0
     if args.pretrained:
         first = pretrained_stage1(args.pretrained, cfg, ds)
         mean, std = first['target_mean'], first['target_std']
     else:
-        first = stage1('unimodal', out / 'stage1', 'stage 1')
+        first = stage1(STAGE1, out / 'stage1', 'stage 1')
     t0 = time.time()
     model, curves = train_on_stage1(method, cfg, seed, ds, first['model'],
                                     (first['pseudo']['probs'], first['pseudo']['target'],

@@ -64,7 +64,6 @@ from tqdm import tqdm
 FORMAT = 'xmodal-new-sensor'
 LEARNER, SUMMARY, CURVES = 'learner.pt', 'run.json', 'curves.json'
 FEATURES_VERSION = 1
-CLI_METHODS = ('cox', 'synergy', 'random', 'erm', 'entmin', 'ssl', 'moco', 'aligned')
 
 
 class SensorTrainError(ValueError):
@@ -85,10 +84,19 @@ def new_sensor_encoder(input_shape, encoder_spec):
 
 
 def registry_name(method, unsupervised):
-    """Return the registry name of a CLI method: ``cox`` is cox_semi or cox_unsupervised."""
-    if method == 'cox':
-        return 'cox_unsupervised' if unsupervised else 'cox_semi'
-    return method
+    """
+    Return the registry name of a CLI method.
+
+    Where two entries share it (``cox``: cox_semi, cox_unsupervised), --unsupervised picks the
+    one that reads no label.
+    """
+    from xmodal_training.methods.new_sensor import METHODS
+    entries = [m for m in METHODS.values() if (m.cli or m.name) == method]
+    if not entries:
+        raise SensorTrainError(f'--method {method}: no such method')
+    if len(entries) > 1:
+        entries = [m for m in entries if (m.uses_labels == 'none') == bool(unsupervised)]
+    return entries[0].name
 
 
 def label_mode(method, unsupervised):
@@ -131,7 +139,8 @@ def stage1_run(args, out):
         train.run(ns, Context(args.device))
         ckpt = load_run(out / 'stage1')
         where = f'{out / "stage1"}'
-    if ckpt['method'] not in ('late', 'unimodal'):
+    from xmodal_training.methods import REGISTRY
+    if not REGISTRY[ckpt['method']].is_stage1:
         raise SensorTrainError(f'{where}: a {ckpt["method"]} run; the known perceptors come from '
                                'a late or unimodal run (its per-sensor encoders and heads): train '
                                'one with `xmodal train fusion --method late`, pass its export '
@@ -204,10 +213,11 @@ def known_heads(ckpt, model, known, feats, labels, n_classes, seed):
 
     For a bundle (no per-sensor head), a linear head fitted on the known features and labels.
     """
+    from xmodal_training.methods import REGISTRY
     from xmodal_training.methods.cox.modeling_cox import fit_linear_head
     heads = []
     for k, s in enumerate(known):
-        if ckpt['method'] in ('late', 'unimodal'):
+        if REGISTRY[ckpt['method']].is_stage1:
             src = model.head[s]
             h = nn.Linear(src.in_features, n_classes)
             with torch.no_grad():

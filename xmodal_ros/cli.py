@@ -29,6 +29,36 @@ def _csv(text):
     return [t.strip() for t in text.split(',') if t.strip()]
 
 
+class _Methods:
+    """
+    The names of a training registry, for ``choices``: read when argparse first needs them.
+
+    Building the parser must not import the training side (torch; absent from a runtime-only
+    install), so only checking a --method value or printing a training verb's help does.
+    """
+
+    def __init__(self, module, attr):
+        self.module, self.attr, self._names = module, attr, None
+
+    def _load(self):
+        if self._names is None:
+            try:
+                self._names = list(getattr(importlib.import_module(self.module), self.attr))
+            except ImportError as e:
+                raise SystemExit(f'xmodal: the training side is not installed ({e}); '
+                                 'pip install .[train]') from None
+        return self._names
+
+    def __contains__(self, name):
+        return name in self._load()
+
+    def __iter__(self):
+        return iter(self._load())
+
+    def __str__(self):
+        return ', '.join(self._load())
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog='xmodal', description=__doc__.strip().split('.')[0] + '.')
     sub = p.add_subparsers(dest='verb', required=True, metavar='VERB')
@@ -70,10 +100,10 @@ def build_parser():
     tf.add_argument('--config', default=str(config_path('train_fusion.yaml')))
     tf.add_argument('--bags', nargs='+', required=True)
     tf.add_argument('--out', required=True, help='run folder (checkpoint, curves)')
-    tf.add_argument('--method', choices=['umi', 'late', 'vanilla', 'oracle', 'oracle_dropout',
-                                         'unimodal'], default='umi',
-                    help='oracle: UMI on bags holding every sensor; oracle_dropout: the oracle '
-                         'with random sensor subsets hidden per training sample')
+    tf.add_argument('--method', default='umi', metavar='METHOD',
+                    choices=_Methods('xmodal_training.methods', 'REGISTRY'),
+                    help='one of %(choices)s (training/methods: one folder each, declared in its '
+                         '__init__.py); default umi')
     tf.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N')
     tf.add_argument('--seed', type=int, default=None, help='overrides the config seed')
     tf.add_argument('--sensors-config', default=str(config_path('sensors.yaml')))
@@ -87,11 +117,10 @@ def build_parser():
     ts = verb(train, 'sensor', 'xmodal_training.train_sensor:main',
               'train a learner for a new sensor recorded in its own bags (no pairs with the '
               'known sensors), from the frozen perceptors of the known sensors')
-    ts.add_argument('--method', required=True,
-                    choices=['cox', 'synergy', 'random', 'erm', 'entmin', 'ssl', 'moco',
-                             'aligned'],
-                    help='cox: semi-supervised COX, or unsupervised with --unsupervised; '
-                         'aligned: the upper bound on every label')
+    ts.add_argument('--method', required=True, metavar='METHOD',
+                    choices=_Methods('xmodal_training.methods.new_sensor', 'CLI_NAMES'),
+                    help='one of %(choices)s. cox: semi-supervised COX, or unsupervised with '
+                         '--unsupervised; aligned: the upper bound on every label')
     ts.add_argument('--new', required=True, help='the new sensor (a name in the sensor YAML)')
     ts.add_argument('--known', required=True, type=_csv,
                     help='comma-separated known sensors, recorded together in --bags-known')
@@ -167,17 +196,17 @@ def build_parser():
                     help='sensor YAML with the topics of those bags (default: the one the run '
                          'was trained with)')
 
-    bundle = sub.add_parser('bundle', help='model bundles').add_subparsers(dest='bundle_verb',
-                                                                         required=True)
+    bundle = sub.add_parser('bundle', help='model bundles')
+    bundle = bundle.add_subparsers(dest='bundle_verb', required=True)
     ad = verb(bundle, 'add-sensor', 'xmodal_training.add_sensor:main',
-              "write a bundle that also fuses a new sensor: its learner (`xmodal train sensor`) "
+              'write a bundle that also fuses a new sensor: its learner (`xmodal train sensor`) '
               "plus a projection into the bundle's tokens, trained without pairs on the "
               "learner's pseudo-labels; the bundle's own weights stay as they are")
     ad.add_argument('--bundle', required=True, help='the bundle to extend (an exported UMI model)')
     ad.add_argument('--learner', required=True, help='folder written by `xmodal train sensor`')
     ad.add_argument('--out', required=True, help='the new bundle folder')
     ad.add_argument('--bags', nargs='+', default=None,
-                    help="bags of the new sensor to fit the projection on (default: the "
+                    help='bags of the new sensor to fit the projection on (default: the '
                          "learner's --bags-new)")
     ad.add_argument('--parity-bags', nargs='+', default=None,
                     help="bags with real inputs of every sensor for the export's parity check "

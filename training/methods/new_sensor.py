@@ -54,14 +54,15 @@ class NewSensorMethod:
     model: type = None
     exportable: bool = True
     export: str = 'standalone'
+    cli: str = ''               # its `xmodal train sensor --method` name, where not ``name``
 
 
 _F = ('frozen_perceptors',)
 METHODS = {m.name: m for m in (
     NewSensorMethod('cox_semi', train_semi_supervised, COXConfig, _F + ('correspondences',),
-                    'fraction', 'COX Sec. 3.3, Eqs. 9, 13', COXModel),
+                    'fraction', 'COX Sec. 3.3, Eqs. 9, 13', COXModel, cli='cox'),
     NewSensorMethod('cox_unsupervised', train_unsupervised, COXConfig, _F + ('known_on_new',),
-                    'none', 'COX Sec. 3.4, Eqs. 9, 14, 15', COXModel),
+                    'none', 'COX Sec. 3.4, Eqs. 9, 14, 15', COXModel, cli='cox'),
     NewSensorMethod('synergy', train_synergy, SynergyConfig, _F + ('new_labels',), 'all',
                     'Synergy Sec. 3.3, Algorithm 1', SynergyModel),
     NewSensorMethod('random', base.train_random, base.BaselineConfig, (), 'none',
@@ -77,6 +78,8 @@ METHODS = {m.name: m for m in (
     NewSensorMethod('aligned', base.train_aligned, base.BaselineConfig, ('new_labels',), 'all',
                     'COX Sec. 4.1 upper bound'),
 )}
+# `xmodal train sensor --method` choices: COX's two procedures share one (--unsupervised picks).
+CLI_NAMES = tuple(dict.fromkeys(m.cli or m.name for m in METHODS.values()))
 
 
 def evaluate(learner, inputs, labels, device='cpu'):

@@ -164,3 +164,19 @@ class SubsetDropout:
         batch['pseudo_probs'] = self.probs[idx, pick_cls]
         batch['pseudo_target'] = self.target[idx, pick_reg]
         return batch
+
+
+def subset_dropout(mcfg, seed, pseudo, labels, targets, rank):
+    """
+    Return the batch transform of ``mcfg.subset_dropout`` (None at 0): the registry's hook.
+
+    ``pseudo``: stage 1's (probs, targets, per-sensor averages); the per-sensor ones are what the
+    kept sensors' pseudo-labels are chosen from. ValueError where a stage-1 run lacks them.
+    """
+    if not mcfg.subset_dropout:
+        return None
+    if len(pseudo) < 3 or pseudo[2] is None:
+        raise ValueError('subset_dropout needs the per-sensor pseudo-labels of stage 1, which its '
+                         'run lacks (trained before they were saved); train stage 1 again (drop '
+                         '--pretrained)')
+    return SubsetDropout(mcfg.subset_dropout, seed, pseudo[2], labels, targets, rank)
