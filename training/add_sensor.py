@@ -71,7 +71,7 @@ def load_parts(bundle_dir, learner_dir):
         raise AddSensorError(f'{path}: missing; this bundle carries no PyTorch weights to extend '
                              '(re-export its run with `xmodal export`)')
     ckpt = load_checkpoint(path)
-    if not REGISTRY[ckpt['method']].exportable:
+    if not getattr(REGISTRY.get(ckpt['method']), 'exportable', False):
         exportable = [m for m, spec in REGISTRY.items() if spec.exportable]
         raise AddSensorError(f'{path}: a {ckpt["method"]} model; only projection-plus-sum '
                              f'models ({", ".join(exportable)}) take a sensor by adding tokens')

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from xmodal_ros.bundle import sha256_file
-from xmodal_training.methods import build_model
+from xmodal_training.methods import build_model, REGISTRY
 
 CHECKPOINT, SUMMARY, CURVES = 'checkpoint.pt', 'run.json', 'curves.json'
 FORMAT = 'xmodal-run'
@@ -102,6 +102,10 @@ def rebuild(ckpt):
     if 'sensor_specs' not in ckpt:
         raise RunError(f'{ckpt["run_dir"]}: trained before sensors were configuration (no '
                        'sensor_specs in the checkpoint); train it again with this version')
+    if ckpt['method'] not in REGISTRY:
+        raise RunError(f'{ckpt["run_dir"]}: trained with method {ckpt["method"]!r}, which this '
+                       f'version does not have ({", ".join(REGISTRY)}); use the version that '
+                       'trained it')
     model = build_model(ckpt['method'], ckpt['train_config'], ckpt['sensor_specs'],
                         len(ckpt['classes']), len(ckpt['targets']), ckpt['target_mean'],
                         ckpt['target_std'])

@@ -192,7 +192,7 @@ def tensorrt_engines(bundle_dir, model, inputs):
 
 def export_run(ckpt, out, inputs, tensorrt=False, log=print):
     """Export a loaded run into ``out`` and check it; returns the manifest's ``export`` block."""
-    if not REGISTRY[ckpt['method']].exportable:
+    if not getattr(REGISTRY.get(ckpt['method']), 'exportable', False):
         exportable = [m for m, spec in REGISTRY.items() if spec.exportable]
         raise ExportError(
             f'{ckpt["run_dir"]}: method {ckpt["method"]!r} is not projection-plus-sum; only '

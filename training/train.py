@@ -167,7 +167,7 @@ def pretrained_stage1(path, cfg, ds):
     The run provides the encoders and pseudo-labels.
     """
     ckpt = load_run(path)
-    if not REGISTRY[ckpt['method']].is_stage1:
+    if not getattr(REGISTRY.get(ckpt['method']), 'is_stage1', False):
         raise RunError(f'{path}: a {ckpt["method"]} run; --pretrained takes a run of '
                        f'{" or ".join(m for m, s in REGISTRY.items() if s.is_stage1)}')
     if ckpt['data'] != fingerprint(ds):

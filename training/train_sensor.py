@@ -140,7 +140,7 @@ def stage1_run(args, out):
         ckpt = load_run(out / 'stage1')
         where = f'{out / "stage1"}'
     from xmodal_training.methods import REGISTRY
-    if not REGISTRY[ckpt['method']].is_stage1:
+    if not getattr(REGISTRY.get(ckpt['method']), 'is_stage1', False):
         raise SensorTrainError(f'{where}: a {ckpt["method"]} run; the known perceptors come from '
                                'a late or unimodal run (its per-sensor encoders and heads): train '
                                'one with `xmodal train fusion --method late`, pass its export '
