@@ -19,7 +19,8 @@ Records a default-size simulator bag (every sensor of config/sensors.yaml: camer
 640x480 at 30 Hz, tactile 100 Hz, force 500 Hz, finger joints 100 Hz, wrist IMU 250 Hz; labels
 100 Hz; mcap), then measures, each in a fresh process so peak RSS is its own:
 
-  raw read        rosbags iterating every message, no deserialising: the floor under decoding
+  raw read        rosbags iterating every message, no deserialising; and the same through the
+                  mapped views the first pass reads uncompressed MCAP chunks with (the floor)
   first pass      BagDataset building its cache from the bag, in this process alone and with the
                   one worker per further CPU: samples/s and bag MB/s (wall clock), samples per
                   CPU-second (all processes: what a busy machine cannot distort), peak RSS
@@ -54,6 +55,7 @@ def main(args):
         bag, what = _bag(tmp, args)
         mb = sum(p.stat().st_size for p in Path(bag).rglob('*') if p.is_file()) / 1e6
         raw = _in_fresh_process(_raw_read, bag)
+        mapped = _in_fresh_process(_raw_read, bag, True)
         alone = _in_fresh_process(_first_pass, bag, tmp / 'cache-1', 0)
         cpus = len(os.sched_getaffinity(0))
         pooled = _in_fresh_process(_first_pass, bag, tmp / 'cache-n', max(cpus - 1, 1))
@@ -61,6 +63,8 @@ def main(args):
     n = alone['samples']
     rows = [
         ('raw read (rosbags, no decoding)', f'{mb / raw:8.0f} MB/s', ''),
+        ('raw read (mapped views: the pass)', f'{mb / mapped:8.0f} MB/s',
+         'uncompressed MCAP chunks (training/data/mcapview.py)'),
         ('first pass, 1 process', f'{n / alone["s"]:8.0f} samples/s',
          f'{mb / alone["s"]:6.0f} MB/s  {n / alone["cpu_s"]:5.0f} samples per CPU-s  peak RSS '
          f'{alone["rss"]:.0f} MB ({alone["rss0"]:.0f} MB before decoding)'),
@@ -151,10 +155,13 @@ def _hwm_mb(pid):
     return int(kb) / 1e3
 
 
-def _raw_read(bag):
+def _raw_read(bag, mapped=False):
     from rosbags.rosbag2 import Reader
+    from xmodal_training.data.mcapview import zero_copy
     t = time.perf_counter()
     with Reader(bag) as reader:
+        if mapped:
+            zero_copy(reader)
         for _ in reader.messages():
             pass
     return time.perf_counter() - t
