@@ -128,3 +128,21 @@ def test_runs_differing_only_in_seed_make_one_column(tmp_path):
     assert acc['ci'][0] <= acc['estimate'] <= acc['ci'][1]
     table = (tmp_path / 'eval' / 'results.md').read_text()
     assert ' ± ' in table and 'bootstrap resamples of the episodes' in table
+
+
+def test_subsets_from_per_sensor_parts_equal_whole_predictions():
+    """Each sensor encoded once and combined per subset == the model run on each subset."""
+    from xmodal_training.evaluate import predict_subsets, RunModel
+    from xmodal_training.loading import open_model_bags
+    for method in ('umi', 'late'):
+        model = RunModel(trained(method), 'cpu')
+        ds = open_model_bags([bags()['test']], model.declarations, sample_hz=model.sample_hz,
+                             tensors=False)
+        _, parts = predict_subsets(model, ds)
+        model.sensor_parts = lambda batch: None          # the whole model on every subset
+        _, whole = predict_subsets(model, ds)
+        assert set(parts) == set(whole) and len(parts) == 15
+        for name in parts:
+            assert np.array_equal(parts[name]['correct'], whole[name]['correct']), name
+            for t, (known, err) in parts[name]['errors'].items():
+                np.testing.assert_allclose(err, whole[name]['errors'][t][1], atol=1e-5)
