@@ -141,22 +141,38 @@ for s in $seeds; do
     --pretrained "$runs/oracle_s$s/stage1"
 done
 
+# The one choice made on results, made on validation episodes: the camera/depth shift
+# augmentation (data.shift_px). Late fusion trained without it, against late fusion with it.
+noshift="$data/train_fusion_noshift.yaml"
+((dry)) || sed 's/^  shift_px: .*/  shift_px: {}/' config/train_fusion.yaml >"$noshift"
+((dry)) || grep -q '^  shift_px: {}$' "$noshift" || fail "$noshift: could not set shift_px: {}"
+step "train late_noshift_s$first_seed (the augmentation choice)"
+((dry)) || rm -rf "${runs:?}/late_noshift_s$first_seed"
+run "$x" train fusion --config "$noshift" --out "$runs/late_noshift_s$first_seed" --method late \
+  --seed "$first_seed" --bags "$bags/train_a" "$bags/train_b"
+run "$x" eval --model "$runs/late_s$first_seed" "$runs/late_noshift_s$first_seed" \
+  --bags "$bags/val" --sample-hz 5 --out "$data/eval_val_shift"
+
 runs_of() {  # runs_of METHOD...: sets `models` to those methods' runs, every seed
   models=()
   local m s
   for m; do for s in $seeds; do models+=("$runs/${m}_s$s"); done; done
 }
+# Evaluation rates: training samples at 25 Hz; neighbouring samples of an episode are nearly the
+# same evidence and every interval is over episodes, so the tables sample 12.5 Hz (test) and 5 Hz
+# (validation, training episodes) to keep 15 models x 63 subsets within a couple of CPU hours.
 step "evaluate on validation episodes"
 runs_of late vanilla umi oracle oracle_dropout
-run "$x" eval --model "${models[@]}" --bags "$bags/val" --out "$data/eval_val"
+run "$x" eval --model "${models[@]}" --bags "$bags/val" --sample-hz 5 --out "$data/eval_val"
 step "evaluate on training episodes"
 # Accuracy on the episodes the models trained on, to set against the held-out figures (does the
 # oracle memorise?). For UMI only split A's sensors on full_a and B's on full_b were its inputs.
 runs_of umi oracle oracle_dropout
-run "$x" eval --model "${models[@]}" --bags "$bags/full_a" "$bags/full_b" --out "$data/eval_train"
+run "$x" eval --model "${models[@]}" --bags "$bags/full_a" "$bags/full_b" --sample-hz 5 \
+  --out "$data/eval_train"
 step "evaluate on test episodes (the final table)"
 runs_of late vanilla umi oracle oracle_dropout
-run "$x" eval --model "${models[@]}" --bags "$bags/test" --out "$data/eval"
+run "$x" eval --model "${models[@]}" --bags "$bags/test" --sample-hz 12.5 --out "$data/eval"
 # Full-resolution camera/depth (640x480, as config/sensors.yaml) vs. the same episodes at 128x96.
 runs_of umi
 run "$x" eval --model "${models[@]}" --bags "$bags/test_640" --out "$data/eval_640"
