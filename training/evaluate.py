@@ -27,6 +27,7 @@ interval from a bootstrap over episodes (``xmodal_training.stats``), and every c
 first its paired difference to the first column, on the same episode draws. Accuracy per task
 phase (approach, squeeze, ...) comes with it. Writes results.json, results.md and PNG plots.
 """
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -72,8 +73,15 @@ class RunModel:
         self.info = {'kind': 'run', 'path': str(path), 'method': self.method,
                      'model_id': f'{self.method}-{ckpt["sha256"][:8]}', 'seed': ckpt['seed'],
                      'backend': f'PyTorch {torch.__version__} on {device}'}
-        # Same method and config but for the seed: one column, the seeds pooled.
-        config = {k: v for k, v in ckpt['train_config'].items() if k != 'seed'}
+        # Same method and effective config but for the seed: one column, the seeds pooled. The
+        # method's own hyperparameters as its dataclass resolves them (so a block another method
+        # reads, or a key spelled out at its default, does not split a column), its encoders, data
+        # rule and sensors.
+        from xmodal_training.methods import method_config
+        cfg = ckpt['train_config']
+        config = {'method': dataclasses.asdict(method_config(self.method, cfg)),
+                  'encoders': cfg.get('encoders'), 'data': cfg.get('data'),
+                  'sensors': list(ckpt['sensors'])}
         self.group = json.dumps([self.method, config], sort_keys=True, default=str)
 
     def predict(self, batch, subset):
