@@ -18,11 +18,13 @@ Messages of uncompressed MCAP chunks as views of the memory-mapped file, not cop
 rosbags reads each chunk into memory and each message out of it again (two to three copies of
 every byte; for 640x480 images that is most of a bag's size, and two decoding processes then
 compete for memory bandwidth). Where every chunk of an indexed MCAP file is uncompressed,
-``zero_copy(reader)`` replaces that file's message source with one that walks the chunk's records
-in the mapped file and yields each message's payload as a memoryview: the CDR decoder's arrays
-then point into the page cache. Same messages, same order (time, then chunk, then position in the
-chunk, as rosbags yields them), same range semantics; any other file (compressed or unindexed
-MCAP, sqlite3) keeps rosbags' reader. A chunk with a CRC is checked, as rosbags does.
+``zero_copy(reader)`` replaces that file's message source with one that maps each chunk when the
+time-ordered merge reaches it, walks its records and yields each message's payload as a
+memoryview: the CDR decoder's arrays then point into the page cache. A chunk is unmapped once its
+messages are consumed and dropped, so a process maps the chunks in flight, not the whole bag.
+Same messages, same order (time, then chunk, then position in the chunk, as rosbags yields them),
+same range semantics; any other file (compressed or unindexed MCAP, sqlite3) keeps rosbags'
+reader. A chunk with a CRC is checked, as rosbags does.
 """
 import binascii
 import heapq
@@ -48,17 +50,16 @@ def zero_copy(reader):
     for storage in _storages(reader):
         if (type(storage) is McapReader and storage.chunks and getattr(storage, 'bio', None)
                 and all(c.compression == '' for c in storage.chunks)):
-            view = memoryview(mmap.mmap(storage.bio.fileno(), 0, access=mmap.ACCESS_READ))
-            storage.messages = _Messages(storage, view)
+            storage.messages = _Messages(storage, storage.bio.fileno())
             patched += 1
     return patched
 
 
 class _Messages:
-    """``McapReader.messages`` over the mapped file: (connection, log time, payload view)."""
+    """``McapReader.messages`` over mapped chunks: (connection, log time, payload view)."""
 
-    def __init__(self, storage, view):
-        self.storage, self.view = storage, view
+    def __init__(self, storage, fileno):
+        self.storage, self.fileno = storage, fileno
 
     def __call__(self, connections, start=None, stop=None):
         channels = {c.id: c for c in connections}
@@ -70,15 +71,25 @@ class _Messages:
                                c.message_end_time + 1 if stop is None else stop)
                    for c in chunks]
         for log_time, _, conn, data in heapq.merge(*sources, key=lambda m: m[:2]):
-            yield conn, log_time, data
+            if conn is not None:            # not a chunk's opening placeholder
+                yield conn, log_time, data
 
     def _chunk(self, chunk, channels, lo, hi):
-        view, at = self.view, chunk.chunk_start_offset
-        pos = at + _CHUNK_DATA
+        # A placeholder at the chunk's first time lets the merge order the chunks before any is
+        # mapped; the chunk is mapped when the merge reaches it.
+        yield chunk.message_start_time, -1, None, None
+        at = chunk.chunk_start_offset
+        base = at - at % mmap.ALLOCATIONGRANULARITY
+        try:
+            view = memoryview(mmap.mmap(self.fileno, at + chunk.chunk_length - base,
+                                        access=mmap.ACCESS_READ, offset=base))
+        except (ValueError, OSError) as e:
+            raise ReaderError(f'chunk at byte {at}: cannot map it ({e})') from None
+        pos = at - base + _CHUNK_DATA
         end = pos + chunk.uncompressed_size
         if end > len(view):
-            raise ReaderError(f'chunk at byte {at} runs past the end of the file')
-        (crc,) = struct.unpack_from('<I', view, at + _CHUNK_CRC)
+            raise ReaderError(f'chunk at byte {at} runs past its record')
+        (crc,) = struct.unpack_from('<I', view, at - base + _CHUNK_CRC)
         if crc and binascii.crc32(view[pos:end]) != crc:
             raise ReaderError('Chunk checksum mismatch.')
         found = []
@@ -92,5 +103,8 @@ class _Messages:
                     found.append((log_time, at, channels[channel], view[body + 22:pos]))
         if pos != end:
             raise ReaderError(f'chunk at byte {at}: its records overrun the chunk')
-        found.sort(key=lambda m: m[0])
-        yield from found
+        del view                    # the payload views hold the mapping while they are in use
+        found.sort(key=lambda m: m[0])      # stable: same-time messages keep the file's order
+        found.reverse()
+        while found:                # handed out oldest first and let go of as they go
+            yield found.pop()
