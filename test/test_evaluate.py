@@ -126,8 +126,10 @@ def test_runs_differing_only_in_seed_make_one_column(tmp_path):
     assert len(acc['per_model']) == 2 and acc['std'] is not None
     assert np.isclose(acc['mean'], np.mean(acc['per_model']))
     assert acc['ci'][0] <= acc['estimate'] <= acc['ci'][1]
+    assert len(report['subsets']) == len(set(report['subsets'])) == 15   # each subset once
     table = (tmp_path / 'eval' / 'results.md').read_text()
     assert ' ± ' in table and 'bootstrap resamples of the episodes' in table
+    assert table.count('| camera+depth |') == 3     # one row in each table: accuracy, 2 MAE
 
 
 def test_subsets_from_per_sensor_parts_equal_whole_predictions():

@@ -264,9 +264,8 @@ def summarize(groups, phase_names, n_boot=N_BOOT):
     Differences to the first group (in results.json also to every other group) are paired (one
     bootstrap per subset's episodes); accuracy per phase is keyed by ``phase_names``.
     """
-    names = []
-    for _, summaries, _ in groups:
-        names += [n for s in summaries for n in s['subsets'] if n not in names]
+    names = list(dict.fromkeys(n for _, summaries, _ in groups for s in summaries
+                               for n in s['subsets']))
     boots = {}
 
     def boot(episodes):
