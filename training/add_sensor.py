@@ -46,8 +46,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from xmodal_ros.bundle import BundleError, load_bundle, MANIFEST, write_manifest
-from xmodal_training.checkpoint import (CHECKPOINT, load_checkpoint, rebuild, RunError,
-                                        save_run)
+from xmodal_training.checkpoint import (CHECKPOINT, load_bundle_checkpoint, load_run, rebuild,
+                                        RunError, save_run)
 from xmodal_training.methods import REGISTRY
 from xmodal_training.methods.umi.modeling_umi import SensorTokens
 from xmodal_training.train_sensor import (batches, LEARNER, load_learner, SensorTrainError,
@@ -62,19 +62,12 @@ class AddSensorError(ValueError):
 
 def load_parts(bundle_dir, learner_dir):
     """Return (bundle checkpoint, learner, learner checkpoint, learner run.json), checked."""
-    try:
-        bundle = load_bundle(bundle_dir)
-    except BundleError as e:
-        raise AddSensorError(str(e)) from None
-    path = Path(bundle_dir) / CHECKPOINT
-    if CHECKPOINT not in bundle.manifest['files'] or not path.is_file():
-        raise AddSensorError(f'{path}: missing; this bundle carries no PyTorch weights to extend '
-                             '(re-export its run with `xmodal export`)')
-    ckpt = load_checkpoint(path)
+    ckpt = load_bundle_checkpoint(bundle_dir)
     if not getattr(REGISTRY.get(ckpt['method']), 'exportable', False):
         exportable = [m for m, spec in REGISTRY.items() if spec.exportable]
-        raise AddSensorError(f'{path}: a {ckpt["method"]} model; only projection-plus-sum '
-                             f'models ({", ".join(exportable)}) take a sensor by adding tokens')
+        raise AddSensorError(f'{ckpt["run_dir"]}: a {ckpt["method"]} model; only '
+                             f'projection-plus-sum models ({", ".join(exportable)}) take a '
+                             'sensor by adding tokens')
     lpath = Path(learner_dir) / LEARNER
     if not lpath.is_file():
         raise AddSensorError(f'{lpath}: missing; --learner is a folder written by `xmodal train '
@@ -216,7 +209,6 @@ def run(args):
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f'.{out.name}.run') as tmp:
         save_run(tmp, extended, {'method': extended['method'], 'added_sensors':
                                  extended['added_sensors']})
-        from xmodal_training.checkpoint import load_run
         export_run(load_run(tmp), out, inputs, log=lambda m: print(m, file=sys.stderr))
     manifest = load_bundle(out).manifest
     manifest = {k: v for k, v in manifest.items() if k not in ('files',)}

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from xmodal_ros.bundle import sha256_file
+from xmodal_ros.bundle import BundleError, load_bundle, sha256_file
 from xmodal_training.methods import build_model, REGISTRY
 
 CHECKPOINT, SUMMARY, CURVES = 'checkpoint.pt', 'run.json', 'curves.json'
@@ -95,6 +95,23 @@ def load_checkpoint(path, map_location='cpu', sha256=None):
         raise RunError(f'{path}: not an {FORMAT} checkpoint')
     ckpt.update(run_dir=str(path.parent), sha256=sha256 or sha256_file(path))
     return ckpt
+
+
+def load_bundle_checkpoint(bundle_dir):
+    """
+    Return the checkpoint a bundle carries, verified against its manifest.
+
+    The weights its graphs were exported from; RunError names the file.
+    """
+    try:
+        bundle = load_bundle(bundle_dir)
+    except BundleError as e:
+        raise RunError(str(e)) from None
+    path = Path(bundle_dir) / CHECKPOINT
+    if CHECKPOINT not in bundle.manifest['files'] or not path.is_file():
+        raise RunError(f'{path}: missing; this bundle carries no PyTorch weights (re-export its '
+                       'run with `xmodal export`)')
+    return load_checkpoint(path)
 
 
 def rebuild(ckpt):

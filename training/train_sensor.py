@@ -157,17 +157,8 @@ def bundle_run(args):
     protocol for an "optimal classifier" on given features). The encoders run from the bundle's
     ``checkpoint.pt`` (the weights its ONNX graphs were exported from and parity-checked against).
     """
-    from xmodal_ros.bundle import BundleError, load_bundle
-    from xmodal_training.checkpoint import CHECKPOINT, load_checkpoint
-    try:
-        bundle = load_bundle(args.bundle)
-    except BundleError as e:
-        raise SensorTrainError(str(e)) from None
-    path = Path(args.bundle) / CHECKPOINT
-    if not path.is_file() or CHECKPOINT not in bundle.manifest['files']:
-        raise SensorTrainError(f'{path}: missing; this bundle carries no PyTorch weights for its '
-                               'encoders (re-export it with `xmodal export`)')
-    ckpt = load_checkpoint(path)
+    from xmodal_training.checkpoint import load_bundle_checkpoint
+    ckpt = load_bundle_checkpoint(args.bundle)
     return check_known(ckpt, args, f'--bundle {args.bundle}', 'bundle exported with', '--bundle')
 
 
